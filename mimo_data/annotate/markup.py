@@ -1,0 +1,66 @@
+"""Locate code and math regions in extracted Markdown, so prose can be measured apart.
+
+The extractors emit code as fenced blocks (three or more backticks or tildes) and inline
+`code` spans, and math as ``$…$``, ``$$…$$``, ``\\(…\\)`` and ``\\[…\\]``. Language
+identification and the prose heuristics run on the text with those regions removed, because
+formulas and source code would otherwise read as noise or as a foreign language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# One alternation, so a single left-to-right scan settles overlaps: a `$` inside a code fence
+# belongs to the fence, a backtick inside display math belongs to the math.
+_MARKUP_PATTERN = re.compile(
+    r"""
+    (?P<fence>                                  # fenced code block; an unclosed fence runs to the end
+        ^[ ]{0,3}(?P<fence_mark>`{3,}|~{3,})[^\n]*\n
+        .*?
+        (?:^[ ]{0,3}(?P=fence_mark)[`~]*[ \t]*$|\Z)
+    )
+    | (?P<display_dollar>\$\$.+?\$\$)
+    | (?P<display_bracket>\\\[.+?\\\])
+    | (?P<inline_paren>\\\(.+?\\\))
+    # Inline $…$ follows the Pandoc rule (no space after the opening or before the closing
+    # dollar, no digit right after the closing one), so "costs $5 and $10" stays prose.
+    | (?P<inline_dollar>(?<![\\$])\$(?=[^\s$])[^$\n]*?(?<=[^\s\\$])\$(?!\d))
+    | (?P<inline_code>`[^`\n]+`)
+    """,
+    re.MULTILINE | re.DOTALL | re.VERBOSE,
+)
+
+_CODE_GROUPS = frozenset({"fence", "inline_code"})
+
+
+@dataclass(frozen=True)
+class MarkupSplit:
+    """Text of a document with code and math removed, and the character counts removed."""
+
+    prose: str  # the text with each code or math region replaced by one space or newline
+    code_chars: int  # characters inside fences and inline code spans, delimiters included
+    math_chars: int  # characters inside math delimiters, delimiters included
+
+
+def split_markup(text: str) -> MarkupSplit:
+    """Split Markdown ``text`` into prose and the sizes of its code and math regions.
+
+    A fenced block is replaced by a newline so the lines around it stay separate lines; an
+    inline region is replaced by a space so the words around it stay separate words.
+    """
+    pieces: list[str] = []
+    code_chars = 0
+    math_chars = 0
+    position = 0
+    for match in _MARKUP_PATTERN.finditer(text):
+        pieces.append(text[position : match.start()])
+        size = match.end() - match.start()
+        if match.lastgroup in _CODE_GROUPS:
+            code_chars += size
+        else:
+            math_chars += size
+        pieces.append("\n" if match.lastgroup == "fence" else " ")
+        position = match.end()
+    pieces.append(text[position:])
+    return MarkupSplit(prose="".join(pieces), code_chars=code_chars, math_chars=math_chars)

@@ -1,0 +1,277 @@
+"""Pipeline YAML → typed, validated dataclasses.
+
+Every error names the full field path (``stages[1].weights.math``), the value found
+and what is allowed, and is raised before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SOURCE_FORMATS = ("warc", "html", "pdf", "jsonl", "parquet")
+
+# Stage weights may be off by this much from 1.0 before we call them a mistake.
+WEIGHT_SUM_TOLERANCE = 0.01
+
+
+class ConfigError(ValueError):
+    """An invalid pipeline file: names the field path, the value found and what is allowed."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+@dataclass(kw_only=True)
+class SourceConfig:
+    """One input of the pipeline."""
+
+    name: str  # unique name used in ids, manifests and mixture weights
+    format: str  # one of SOURCE_FORMATS
+    path: str  # file, folder or glob; relative paths are relative to the YAML file
+    domain: str = "web"  # mixture domain, e.g. web, math, code, synthetic
+    text_column: str = "text"  # jsonl/parquet only: field holding the document text
+    url_column: str | None = "url"  # jsonl/parquet only: field holding the URL, if any
+
+
+@dataclass(kw_only=True)
+class LanguageStepConfig:
+    """Language identification with fastText lid.176, and which languages to keep."""
+
+    keep: list[str] = field(default_factory=lambda: ["en", "zh"])  # empty list keeps every language
+    min_score: float = 0.3  # fastText probability below which a document counts as "und"
+
+
+@dataclass(kw_only=True)
+class HeuristicStepConfig:
+    """Heuristic filter thresholds, measured on prose outside code fences and math."""
+
+    min_words: int = 50
+    max_dup_line_frac: float = 0.3  # fraction of characters in repeated lines
+    min_alpha_ratio: float = 0.5  # letters over non-space characters of the prose
+    max_symbol_ratio: float = 0.1  # "#" and "..." per word of prose
+
+
+@dataclass(kw_only=True)
+class QualityStepConfig:
+    """Quality scoring; documents below ``min_score`` are dropped (0 keeps all)."""
+
+    model_path: str | None = None  # a trained fastText quality model; None uses the heuristic score
+    min_score: float = 0.0
+
+
+@dataclass(kw_only=True)
+class DedupStepConfig:
+    """Global deduplication across all sources."""
+
+    exact: bool = True  # drop documents whose normalised text hash repeats
+    url: bool = True  # drop documents whose normalised URL repeats
+    minhash: bool = True  # drop near-duplicates found with MinHash LSH
+    num_perm: int = 128  # MinHash permutations per signature
+    shingle_words: int = 5  # words per shingle (characters for CJK text)
+    threshold: float = 0.8  # estimated Jaccard similarity at or above which documents are duplicates
+
+
+@dataclass(kw_only=True)
+class StepsConfig:
+    language: LanguageStepConfig = field(default_factory=LanguageStepConfig)
+    heuristics: HeuristicStepConfig = field(default_factory=HeuristicStepConfig)
+    quality: QualityStepConfig = field(default_factory=QualityStepConfig)
+    dedup: DedupStepConfig = field(default_factory=DedupStepConfig)
+
+
+@dataclass(kw_only=True)
+class StageConfig:
+    """One stage of the pretraining mixture."""
+
+    name: str  # folder name of the stage's shards, e.g. stage-1
+    seq_len: int  # tokens per packed sequence
+    tokens_target: int  # total tokens the stage should contain
+    weights: dict[str, float]  # share of tokens_target per domain; must sum to 1
+    exclude_sources: list[str] = field(default_factory=list)  # source names left out of this stage
+    max_epochs: float = 4.0  # a domain is repeated at most this many times to reach its budget
+    min_quality: float = 0.0  # documents with a lower quality score are not eligible
+
+
+@dataclass(kw_only=True)
+class RayConfig:
+    num_cpus: int | None = None  # CPUs of the embedded local Ray; None lets Ray use all of them
+    address: str | None = None  # an existing cluster; --address and RAY_ADDRESS override it
+
+
+@dataclass(kw_only=True)
+class PipelineConfig:
+    """A whole pipeline file."""
+
+    name: str
+    sources: list[SourceConfig]
+    stages: list[StageConfig]
+    output: str = "out"  # relative paths are relative to the YAML file; --output overrides
+    tokenizer: str = "mimo-bpe-16k"  # a bundled tokenizer name or a path to tokenizer.json
+    seed: int = 0
+    rows_per_shard: int = 1024  # packed sequences per Parquet file
+    write_dropped: bool = True  # also write dropped documents (id, source, reason) as Parquet
+    steps: StepsConfig = field(default_factory=StepsConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    base_dir: str = "."  # folder of the YAML file; set by load_pipeline, not read from YAML
+
+    def resolve(self, path: str) -> str:
+        """Return ``path`` made absolute against the YAML file's folder, with ``~`` and $VARS expanded."""
+        expanded = os.path.expandvars(os.path.expanduser(path))
+        if os.path.isabs(expanded):
+            return expanded
+        return os.path.normpath(os.path.join(self.base_dir, expanded))
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "pipeline file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), f"invalid YAML: {error}") from error
+    config = parse_pipeline(raw)
+    config.base_dir = str(path.resolve().parent)
+    return config
+
+
+def parse_pipeline(raw: Any) -> PipelineConfig:
+    """Validate a parsed YAML mapping and return the typed pipeline config."""
+    config = _build(PipelineConfig, raw, "pipeline", skip={"base_dir"})
+    _check_pipeline(config)
+    return config
+
+
+def _build(cls: type, raw: Any, path: str, skip: set[str] = frozenset()) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown and missing keys."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"expected a mapping, found {type(raw).__name__}: {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}", f"unknown key; allowed keys: {', '.join(sorted(fields))}")
+
+    values = {}
+    for name, spec in fields.items():
+        if name in raw:
+            values[name] = _convert(hints[name], raw[name], f"{path}.{name}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}.{name}", "missing required key")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    """Check ``value`` against a type hint, converting nested dataclasses and containers."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [arg for arg in args if arg is not type(None)]
+        return _convert(inner[0], value, path)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(path, f"expected a list, found {value!r}")
+        return [_convert(args[0], item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(path, f"expected a mapping, found {value!r}")
+        return {str(k): _convert(args[1], v, f"{path}.{k}") for k, v in value.items()}
+    return _convert_scalar(hint, value, path)
+
+
+def _convert_scalar(hint: Any, value: Any, path: str) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, f"expected true or false, found {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, f"expected an integer, found {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, f"expected a number, found {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, f"expected a string, found {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} at {path}")
+
+
+def _check_pipeline(config: PipelineConfig) -> None:
+    """Cross-field checks: unique names, known formats and domains, weights that sum to 1."""
+    if not config.sources:
+        raise ConfigError("pipeline.sources", "at least one source is required")
+    if not config.stages:
+        raise ConfigError("pipeline.stages", "at least one stage is required")
+
+    names = set()
+    for i, source in enumerate(config.sources):
+        where = f"pipeline.sources[{i}]"
+        if source.format not in SOURCE_FORMATS:
+            raise ConfigError(f"{where}.format", f"unknown format {source.format!r}; allowed: {', '.join(SOURCE_FORMATS)}")
+        if source.name in names:
+            raise ConfigError(f"{where}.name", f"duplicate source name {source.name!r}")
+        names.add(source.name)
+
+    domains = {source.domain for source in config.sources}
+    stage_names = set()
+    for i, stage in enumerate(config.stages):
+        _check_stage(stage, f"pipeline.stages[{i}]", names, domains)
+        if stage.name in stage_names:
+            raise ConfigError(f"pipeline.stages[{i}].name", f"duplicate stage name {stage.name!r}")
+        stage_names.add(stage.name)
+
+    _check_steps(config.steps)
+    if config.rows_per_shard < 1:
+        raise ConfigError("pipeline.rows_per_shard", f"must be at least 1, found {config.rows_per_shard}")
+
+
+def _check_stage(stage: StageConfig, where: str, sources: set[str], domains: set[str]) -> None:
+    if stage.seq_len < 8:
+        raise ConfigError(f"{where}.seq_len", f"must be at least 8 tokens, found {stage.seq_len}")
+    if stage.tokens_target < stage.seq_len:
+        raise ConfigError(f"{where}.tokens_target", f"must be at least seq_len ({stage.seq_len}), found {stage.tokens_target}")
+    if stage.max_epochs <= 0:
+        raise ConfigError(f"{where}.max_epochs", f"must be positive, found {stage.max_epochs}")
+    for source in stage.exclude_sources:
+        if source not in sources:
+            raise ConfigError(f"{where}.exclude_sources", f"unknown source {source!r}; sources: {', '.join(sorted(sources))}")
+    for domain, weight in stage.weights.items():
+        if domain not in domains:
+            raise ConfigError(f"{where}.weights.{domain}", f"unknown domain; domains of the sources: {', '.join(sorted(domains))}")
+        if weight < 0:
+            raise ConfigError(f"{where}.weights.{domain}", f"must not be negative, found {weight}")
+    total = sum(stage.weights.values())
+    if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+        raise ConfigError(f"{where}.weights", f"must sum to 1.0, found {total:.4f}")
+
+
+def _check_steps(steps: StepsConfig) -> None:
+    dedup = steps.dedup
+    if not 0.0 < dedup.threshold <= 1.0:
+        raise ConfigError("pipeline.steps.dedup.threshold", f"must be in (0, 1], found {dedup.threshold}")
+    if dedup.num_perm < 16:
+        raise ConfigError("pipeline.steps.dedup.num_perm", f"must be at least 16, found {dedup.num_perm}")
+    if dedup.shingle_words < 1:
+        raise ConfigError("pipeline.steps.dedup.shingle_words", f"must be at least 1, found {dedup.shingle_words}")
+    if not 0.0 <= steps.language.min_score <= 1.0:
+        raise ConfigError("pipeline.steps.language.min_score", f"must be in [0, 1], found {steps.language.min_score}")
+    if not 0.0 <= steps.quality.min_score <= 1.0:
+        raise ConfigError("pipeline.steps.quality.min_score", f"must be in [0, 1], found {steps.quality.min_score}")

@@ -1,0 +1,100 @@
+"""Read code blocks out of HTML with their exact lines, and render them as Markdown fences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxml.html import HtmlElement
+
+_LANGUAGE_CLASS_RE = re.compile(r"^(?:language|lang|highlight|brush|sourceCode)-?:?([A-Za-z0-9_+#.-]+)$")
+_LANGUAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_+#.-]{1,30}$")
+# Collapsible whitespace of HTML outside <pre>; U+00A0 (&nbsp;) is not collapsed.
+_HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A code block's text (lines joined by newlines, no trailing newline) and language."""
+
+    text: str
+    language: str | None
+
+
+def code_from_pre(pre: HtmlElement) -> CodeBlock:
+    """Read a ``<pre>`` (or ``<pre><code>``) block, keeping spaces, tabs and blank lines."""
+    text = "".join("\n" if piece is _LINE_BREAK else piece for piece in _iter_text(pre))
+    return CodeBlock(_trim_blank_lines(text), code_language(pre))
+
+
+def code_from_br_lines(code: HtmlElement) -> CodeBlock:
+    """Read a ``<code>`` block whose lines are separated by ``<br>`` (forum BBCode).
+
+    Outside ``<pre>`` a browser collapses runs of spaces and newlines and drops
+    them at line starts, while ``&nbsp;`` survives, so indentation on such pages is
+    written with ``&nbsp;``. The same rules are applied here.
+    """
+    lines = []
+    current: list[str] = []
+    for piece in [*_iter_text(code), _LINE_BREAK]:
+        if piece is not _LINE_BREAK:
+            current.append(piece)
+            continue
+        line = _HTML_SPACE_RE.sub(" ", "".join(current)).strip(" ").replace("\u00a0", " ")
+        lines.append(line.rstrip())
+        current = []
+    return CodeBlock(_trim_blank_lines("\n".join(lines)), code_language(code))
+
+
+def is_br_code_block(code: HtmlElement) -> bool:
+    """Return True for a ``<code>`` outside ``<pre>`` that holds several lines."""
+    return any(True for _ in code.iter("br"))
+
+
+def code_language(element: HtmlElement) -> str | None:
+    """Return the language named by ``class="language-xx"``-style hints on the block or its <code>."""
+    candidates = [element]
+    candidates.extend(child for child in element if child.tag == "code")
+    for candidate in candidates:
+        data_lang = candidate.get("data-lang") or candidate.get("data-language")
+        if data_lang and _LANGUAGE_NAME_RE.match(data_lang):
+            return data_lang.lower()
+        for css_class in (candidate.get("class") or "").split():
+            match = _LANGUAGE_CLASS_RE.match(css_class)
+            if match:
+                return match.group(1).lower()
+    return None
+
+
+def to_fence(block: CodeBlock) -> str:
+    """Render a code block as a Markdown fence longer than any backtick run in it."""
+    longest_run = max((len(run) for run in re.findall(r"`+", block.text)), default=0)
+    fence = "`" * max(3, longest_run + 1)
+    return f"{fence}{block.language or ''}\n{block.text}\n{fence}"
+
+
+_LINE_BREAK = object()
+
+
+def _iter_text(element: HtmlElement) -> Iterator[str | object]:
+    # Text in document order, with <br> as _LINE_BREAK; comments contribute only their tail.
+    if isinstance(element.tag, str) and element.text:
+        yield element.text
+    for child in element:
+        if child.tag == "br":
+            yield _LINE_BREAK
+        elif isinstance(child.tag, str):
+            yield from _iter_text(child)
+        if child.tail:
+            yield child.tail
+
+
+def _trim_blank_lines(text: str) -> str:
+    # Drop blank lines around the block but keep the first line's indentation.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)

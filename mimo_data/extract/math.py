@@ -1,0 +1,320 @@
+"""Find TeX formulas in HTML: MathJax scripts, MathML, KaTeX, formula images, TeX in text.
+
+Each finder returns a ``Formula`` (TeX source and display flag) or None; html.py
+decides what to do with the element. Nothing here touches trafilatura.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from lxml.html import HtmlElement
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula as TeX source, without delimiters."""
+
+    tex: str
+    display: bool
+
+
+def to_markdown(formula: Formula) -> str:
+    """Render a formula with the Markdown delimiters ``$…$`` or ``$$…$$``."""
+    return f"$${formula.tex}$$" if formula.display else f"${formula.tex}$"
+
+
+# ---------------------------------------------------------------------------
+# TeX delimited in text nodes
+
+
+@dataclass(frozen=True)
+class TextDelimiters:
+    """The TeX delimiters recognised in text nodes of one page.
+
+    ``\\(…\\)``, ``\\[…\\]``, ``$$…$$``, forum ``[tex]``/``[itex]``/``[latex]`` tags and
+    ``\\begin{equation}``-style environments are always read. Single ``$`` and ``##``
+    are read only when the page configures its renderer for them, because without
+    that they are prices, shell prompts and markup far more often than math.
+    """
+
+    single_dollar: bool = False
+    double_hash: bool = False
+
+
+_DISPLAY_ENVIRONMENTS = "equation|align|alignat|gather|multline|eqnarray|displaymath|flalign"
+
+_ALWAYS_PATTERNS = (
+    (r"\$\$(?P<d1>.+?)\$\$", True),
+    (r"\\\[(?P<d2>.+?)\\\]", True),
+    (r"\\\((?P<i1>.+?)\\\)", False),
+    (r"\[tex\](?P<d3>.+?)\[/tex\]", True),
+    (r"\[itex\](?P<i2>.+?)\[/itex\]", False),
+    (r"\[latex\](?P<i3>.+?)\[/latex\]", False),
+    (rf"(?P<d4>\\begin\{{(?P<env>(?:{_DISPLAY_ENVIRONMENTS})\*?)\}}.+?\\end\{{(?P=env)\}})", True),
+)
+_HASH_PATTERN = (r"##(?P<i4>\S(?:.*?\S)?)##", False)
+# Pandoc's rule for single dollars: no space inside either delimiter, and the
+# closing one not followed by a digit, so "$5 and $10" stays text.
+_DOLLAR_PATTERN = (r"(?<![\\$])\$(?P<i5>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\d)", False)
+
+_PATTERN_CACHE: dict[TextDelimiters, tuple[re.Pattern[str], dict[str, bool]]] = {}
+
+# Config keys of MathJax 2/3 (tex2jax.inlineMath, tex.inlineMath) and KaTeX auto-render
+# (delimiters: [{left: "$", ...}]), matched loosely on the page's script text.
+_MATHJAX_INLINE_RE = re.compile(r"inlineMath[\"']?\s*:\s*\[(.{0,400}?)\]\s*\]", re.DOTALL)
+_DOLLAR_PAIR_RE = re.compile(r"[\"']\$[\"']\s*,\s*[\"']\$[\"']")
+_HASH_PAIR_RE = re.compile(r"[\"']##[\"']\s*,\s*[\"']##[\"']")
+_KATEX_DOLLAR_RE = re.compile(r"left[\"']?\s*:\s*[\"']\$[\"']\s*,\s*right[\"']?\s*:\s*[\"']\$[\"']")
+
+
+def delimiters_from_config(script_texts: list[str]) -> TextDelimiters:
+    """Read which optional delimiters the page's MathJax or KaTeX config enables."""
+    single_dollar = False
+    double_hash = False
+    for script in script_texts:
+        for match in _MATHJAX_INLINE_RE.finditer(script):
+            single_dollar |= bool(_DOLLAR_PAIR_RE.search(match.group(1)))
+            double_hash |= bool(_HASH_PAIR_RE.search(match.group(1)))
+        single_dollar |= bool(_KATEX_DOLLAR_RE.search(script))
+    return TextDelimiters(single_dollar=single_dollar, double_hash=double_hash)
+
+
+def _compiled(delimiters: TextDelimiters) -> tuple[re.Pattern[str], dict[str, bool]]:
+    cached = _PATTERN_CACHE.get(delimiters)
+    if cached is not None:
+        return cached
+    patterns = list(_ALWAYS_PATTERNS)
+    if delimiters.double_hash:
+        patterns.append(_HASH_PATTERN)
+    if delimiters.single_dollar:
+        patterns.append(_DOLLAR_PATTERN)
+    group_display = {}
+    for pattern, display in patterns:
+        group = re.search(r"\?P<(\w+)>", pattern).group(1)
+        group_display[group] = display
+    compiled = re.compile("|".join(p for p, _ in patterns), re.DOTALL)
+    _PATTERN_CACHE[delimiters] = (compiled, group_display)
+    return compiled, group_display
+
+
+def split_tex_spans(text: str, delimiters: TextDelimiters) -> list[str | Formula]:
+    """Split text into plain strings and the formulas delimited in it, in order."""
+    pattern, group_display = _compiled(delimiters)
+    pieces: list[str | Formula] = []
+    position = 0
+    for match in pattern.finditer(text):
+        group = next(name for name in group_display if match.group(name) is not None)
+        tex = match.group(group).strip()
+        if not tex:
+            continue
+        pieces.append(text[position : match.start()])
+        pieces.append(Formula(tex, group_display[group]))
+        position = match.end()
+    if not pieces:
+        return [text]
+    pieces.append(text[position:])
+    return pieces
+
+
+_MACRO_ONLY_RE = re.compile(r"^(?:\s*\\(?:re)?newcommand\b.*|\s*\\def\\.*|\s*\\DeclareMathOperator.*)$", re.DOTALL)
+
+
+def is_macro_definition(tex: str) -> bool:
+    """Return True for a formula that only defines macros, so it renders to nothing."""
+    return bool(_MACRO_ONLY_RE.match(tex))
+
+
+# ---------------------------------------------------------------------------
+# Elements that carry a formula
+
+
+def local_name(element: HtmlElement) -> str:
+    """Return the tag without namespace, lower-cased ('' for comments)."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def classes(element: HtmlElement) -> set[str]:
+    return set((element.get("class") or "").split())
+
+
+def formula_from_script(script: HtmlElement) -> Formula | None:
+    """Read ``<script type="math/tex">`` (MathJax 2 input); ``mode=display`` is display math."""
+    script_type = (script.get("type") or "").lower()
+    if not script_type.startswith("math/tex"):
+        return None
+    return Formula((script.text or "").strip(), "mode=display" in script_type.replace(" ", ""))
+
+
+def formula_from_mathml(math: HtmlElement, *, display: bool | None = None) -> Formula:
+    """Read a MathML ``<math>``: its TeX annotation, else alttext, else a converted TeX."""
+    if display is None:
+        display = (math.get("display") or "").lower() == "block" or (math.get("mode") or "") == "display"
+    for element in math.iter():
+        if local_name(element) == "annotation" and "tex" in (element.get("encoding") or "").lower():
+            return Formula((element.text or "").strip(), display)
+    alttext = (math.get("alttext") or "").strip()
+    if alttext:
+        return Formula(alttext, display)
+    return Formula(mathml_to_tex(math), display)
+
+
+def formula_from_katex(element: HtmlElement) -> Formula | None:
+    """Read a KaTeX ``.katex`` / ``.katex-display`` span through its hidden MathML."""
+    display = "katex-display" in classes(element)
+    for child in element.iter():
+        if local_name(child) == "math":
+            return formula_from_mathml(child, display=display)
+    return None
+
+
+_FORMULA_IMAGE_HOSTS = ("codecogs.com", "latex.php", "/math/render", "chart.apis.google.com/chart?cht=tx", "mathtex.cgi")
+
+
+def formula_from_image(img: HtmlElement) -> Formula | None:
+    """Read a formula image rendered by a LaTeX service (CodeCogs, WordPress latex.php)."""
+    src = img.get("src") or img.get("data-src") or ""
+    image_classes = classes(img)
+    if not (any(host in src for host in _FORMULA_IMAGE_HOSTS) or image_classes & {"latex", "tex", "mathtex"}):
+        return None
+    tex = (img.get("alt") or "").strip()
+    if not tex and "?" in src:
+        query = src.split("?", 1)[1]
+        tex = urllib.parse.unquote(query.replace("&space;", " ").split("&", 1)[0]).strip()
+    if not tex:
+        return None
+    display = tex.startswith("\\displaystyle") or "display" in image_classes
+    return Formula(tex, display)
+
+
+_TEX_HINT_RE = re.compile(r"\\[A-Za-z]+|[\^_]\{|[\^_]\w")
+_DELIMITED_RE = re.compile(r"^\s*(\$\$|\\\[|\\\(|\$)(.+?)(\$\$|\\\]|\\\)|\$)\s*$", re.DOTALL)
+_BLOCK_TAGS = {"div", "p", "td", "li", "center", "figure", "blockquote"}
+
+
+def formula_from_math_class(element: HtmlElement) -> Formula | None:
+    """Read raw TeX from elements like StackExchange ``.math-container`` or ``class="math"``.
+
+    These hold the TeX source that a renderer replaces in the browser. Text with
+    child elements or without any TeX syntax is left alone, because some sites use
+    the class for formulas written in plain HTML (``T<sub>min</sub> = 4.7 yr``).
+    """
+    if len(element) > 0:
+        return None
+    text = (element.text or "").strip()
+    if not text:
+        return None
+    match = _DELIMITED_RE.match(text)
+    if match:
+        opening = match.group(1)
+        return Formula(match.group(2).strip(), opening in ("$$", "\\["))
+    if not _TEX_HINT_RE.search(text):
+        return None
+    return Formula(text, local_name(element) in _BLOCK_TAGS)
+
+
+# ---------------------------------------------------------------------------
+# MathML to TeX for pages that ship MathML without a TeX annotation
+
+_SYMBOLS = {
+    "\u2212": "-", "\u00b1": "\\pm ", "\u2213": "\\mp ", "\u00d7": "\\times ", "\u00b7": "\\cdot ",
+    "\u22c5": "\\cdot ", "\u00f7": "\\div ", "\u2264": "\\le ", "\u2265": "\\ge ", "\u2260": "\\ne ",
+    "\u2248": "\\approx ", "\u2261": "\\equiv ", "\u221e": "\\infty ", "\u2192": "\\to ",
+    "\u21d2": "\\Rightarrow ", "\u2194": "\\leftrightarrow ", "\u2211": "\\sum ", "\u220f": "\\prod ",
+    "\u222b": "\\int ", "\u2202": "\\partial ", "\u2207": "\\nabla ", "\u2026": "\\ldots ",
+    "\u22ef": "\\cdots ", "\u2208": "\\in ", "\u2209": "\\notin ", "\u2282": "\\subset ",
+    "\u2286": "\\subseteq ", "\u222a": "\\cup ", "\u2229": "\\cap ", "\u2200": "\\forall ",
+    "\u2203": "\\exists ", "\u2205": "\\emptyset ", "\u221a": "\\surd ", "\u2032": "'",
+    "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
+}
+# U+03B1 to U+03C9 in code point order; U+03C2 is the final sigma.
+_GREEK_LOWER = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi o pi rho "
+    "varsigma sigma tau upsilon phi chi psi omega"
+).split()
+for _offset, _name in enumerate(_GREEK_LOWER):
+    _SYMBOLS[chr(0x03B1 + _offset)] = "o" if _name == "o" else f"\\{_name} "
+# Capitals that look like Latin letters have no TeX command and stay as they are.
+for _name in ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"):
+    _SYMBOLS[chr(0x03B1 + _GREEK_LOWER.index(_name.lower()) - 0x20)] = f"\\{_name} "
+_ACCENTS = {"\u02d9": "\\dot", "\u00a8": "\\ddot", "^": "\\hat", "\u02c6": "\\hat", "\u00af": "\\bar",
+            "\u2192": "\\vec", "~": "\\tilde", "\u02dc": "\\tilde"}
+_FUNCTIONS = {"sin", "cos", "tan", "log", "ln", "exp", "lim", "max", "min", "det", "sup", "inf"}
+
+
+def _symbols(text: str) -> str:
+    return "".join(_SYMBOLS.get(char, char) for char in text)
+
+
+def _token(element: HtmlElement, name: str) -> str:
+    text = (element.text or "").strip()
+    if name == "mtext":
+        return f"\\text{{{text}}}" if text else ""
+    if name == "mi" and text in _FUNCTIONS:
+        return f"\\{text} "
+    tex = _symbols(text)
+    if element.get("mathvariant") == "bold":
+        return f"\\mathbf{{{tex}}}"
+    if name == "mi" and len(text) > 1:
+        return f"\\mathrm{{{tex}}}"
+    return tex
+
+
+def mathml_to_tex(element: HtmlElement) -> str:
+    """Convert a MathML subtree to TeX, covering the presentation elements in common use."""
+    return re.sub(r"\s+", " ", _convert(element)).strip()
+
+
+def _convert(element: HtmlElement) -> str:
+    name = local_name(element)
+    children = [child for child in element if isinstance(child.tag, str)]
+    parts = [_convert(child) for child in children]
+    if name in ("mi", "mn", "mo", "mtext", "ms"):
+        return _token(element, name)
+    if name in ("annotation", "annotation-xml", "mphantom", "none"):
+        return ""
+    if name == "semantics":
+        return parts[0] if parts else ""
+    if name == "mspace":
+        return " "
+    return _convert_layout(name, element, children, parts)
+
+
+def _convert_layout(name: str, element: HtmlElement, children: list, parts: list[str]) -> str:
+    if name in ("msup", "msub", "mfrac", "mroot", "mover", "munder") and len(parts) < 2:
+        return "".join(parts)
+    if name == "msubsup" or name == "munderover":
+        if len(parts) < 3:
+            return "".join(parts)
+        return f"{{{parts[0]}}}_{{{parts[1]}}}^{{{parts[2]}}}"
+    if name == "msup":
+        return f"{{{parts[0]}}}^{{{parts[1]}}}"
+    if name == "msub":
+        return f"{{{parts[0]}}}_{{{parts[1]}}}"
+    if name == "mfrac":
+        return f"\\frac{{{parts[0]}}}{{{parts[1]}}}"
+    if name == "msqrt":
+        return f"\\sqrt{{{''.join(parts)}}}"
+    if name == "mroot":
+        return f"\\sqrt[{parts[1]}]{{{parts[0]}}}"
+    if name == "mover":
+        accent = _ACCENTS.get((children[1].text or "").strip())
+        return f"{accent}{{{parts[0]}}}" if accent else f"\\overset{{{parts[1]}}}{{{parts[0]}}}"
+    if name == "munder":
+        return f"\\underset{{{parts[1]}}}{{{parts[0]}}}"
+    if name == "mfenced":
+        opening, closing = element.get("open", "("), element.get("close", ")")
+        return f"\\left{opening or '.'}{','.join(parts)}\\right{closing or '.'}"
+    if name == "mtable":
+        columns = max((len(row) for row in children), default=1)
+        rows = " \\\\ ".join(parts)
+        return f"\\begin{{array}}{{{'c' * columns}}}{rows}\\end{{array}}"
+    if name in ("mtr", "mlabeledtr"):
+        return " & ".join(parts)
+    # mrow, mstyle, mpadded, menclose, mtd, math and unknown elements: contents in order
+    return "".join(parts)

@@ -1,0 +1,155 @@
+"""Batch→batch steps that glue the readers, extractors and tokenizer to the Document table.
+
+Each step is a plain function or a class with its setup in ``__init__`` and the
+per-batch work in ``__call__``, so tests call it on a small ``pyarrow.Table`` and the
+engine maps it with Ray Data ``map_batches``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyarrow as pa
+
+from mimo_data.document import DOCUMENT_SCHEMA, documents_from_rows, mark_dropped, set_column
+
+logger = logging.getLogger(__name__)
+
+# Columns of the table of input files that the read step expands into documents.
+INPUT_FILE_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("format", pa.string()),
+        ("source", pa.string()),
+        ("domain", pa.string()),
+        ("text_column", pa.string()),
+        ("url_column", pa.string()),
+    ]
+)
+
+
+def read_files(files: pa.Table) -> pa.Table:
+    """Read every input file of the batch into document rows (bad records become drop rows)."""
+    from mimo_data.io import read_file
+
+    rows: list[dict] = []
+    for spec in files.to_pylist():
+        rows.extend(
+            read_file(
+                spec["format"],
+                spec["path"],
+                source=spec["source"],
+                domain=spec["domain"],
+                text_column=spec["text_column"],
+                url_column=spec["url_column"],
+            )
+        )
+    return documents_from_rows(rows)
+
+
+def extract_text(table: pa.Table) -> pa.Table:
+    """Turn raw HTML and PDF bytes into Markdown text; drop documents with no text.
+
+    The raw bytes are cleared afterwards so later steps do not carry them around.
+    """
+    from mimo_data.extract import ExtractionError, extract_html, extract_pdf
+
+    texts = table.column("text").to_pylist()
+    reasons: list[str | None] = []
+    for i, row in enumerate(table.select(["id", "format", "content", "content_type", "url", "path", "drop_reason"]).to_pylist()):
+        reason = None
+        if row["drop_reason"] is None:
+            try:
+                if row["format"] in ("html", "warc"):
+                    texts[i] = extract_html(row["content"], url=row["url"], content_type=row["content_type"]).text
+                elif row["format"] == "pdf":
+                    texts[i] = extract_pdf(row["content"], path=row["path"]).text
+            except ExtractionError as error:
+                logger.warning("extraction failed for document %s (%s): %s", row["id"], row["path"], error)
+                reason = "extraction_failed"
+            if reason is None and not (texts[i] or "").strip():
+                reason = "empty_text"
+        reasons.append(reason)
+
+    table = set_column(table, "text", pa.array(texts, pa.string()))
+    table = set_column(table, "content", pa.nulls(table.num_rows, pa.binary()))
+    return mark_dropped(table, reasons, step="extract")
+
+
+class LanguageFilter:
+    """Drop documents whose language is not kept or whose language score is too low."""
+
+    def __init__(self, *, keep: list[str], min_score: float):
+        self.keep = set(keep)
+        self.min_score = min_score
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        reasons: list[str | None] = []
+        for lang, score, dropped in zip(
+            table.column("lang").to_pylist(),
+            table.column("lang_score").to_pylist(),
+            table.column("drop_reason").to_pylist(),
+        ):
+            if dropped is not None:
+                reasons.append(None)
+            elif score is None or score < self.min_score:
+                reasons.append("language_score_low")
+            elif self.keep and lang not in self.keep:
+                reasons.append("language_not_kept")
+            else:
+                reasons.append(None)
+        return mark_dropped(table, reasons, step="language")
+
+
+class QualityFilter:
+    """Drop documents whose quality score is below ``min_score``."""
+
+    def __init__(self, *, min_score: float):
+        self.min_score = min_score
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        reasons = [
+            "quality_low" if dropped is None and (score is None or score < self.min_score) else None
+            for score, dropped in zip(table.column("quality").to_pylist(), table.column("drop_reason").to_pylist())
+        ]
+        return mark_dropped(table, reasons, step="quality")
+
+
+class TokenizeStep:
+    """Add ``token_ids`` (int32, no special tokens) and ``token_count`` to kept documents."""
+
+    def __init__(self, *, tokenizer: str):
+        from mimo_data.tokenize import load_tokenizer
+
+        self.tokenizer = load_tokenizer(tokenizer)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        dropped = table.column("drop_reason").to_pylist()
+        texts = table.column("text").to_pylist()
+        kept_rows = [i for i, reason in enumerate(dropped) if reason is None]
+        encoded = self.tokenizer.encode_batch([texts[i] for i in kept_rows]) if kept_rows else []
+
+        ids: list[np.ndarray | None] = [None] * table.num_rows
+        for row, token_ids in zip(kept_rows, encoded):
+            ids[row] = np.asarray(token_ids, dtype=np.int32)
+        counts = [None if t is None else len(t) for t in ids]
+        table = set_column(table, "token_ids", pa.array(ids, pa.list_(pa.int32())))
+        reasons = [None if c is None or c > 0 else "no_tokens" for c in counts]
+        table = set_column(table, "token_count", pa.array(counts, pa.int32()))
+        return mark_dropped(table, reasons, step="tokenize")
+
+
+def empty_input_files() -> pa.Table:
+    return INPUT_FILE_SCHEMA.empty_table()
+
+
+__all__ = [
+    "DOCUMENT_SCHEMA",
+    "INPUT_FILE_SCHEMA",
+    "LanguageFilter",
+    "QualityFilter",
+    "TokenizeStep",
+    "extract_text",
+    "read_files",
+]

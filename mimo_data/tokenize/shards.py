@@ -1,0 +1,150 @@
+"""Write packed rows as numbered Parquet shards plus a manifest.json per stage folder.
+
+A stage folder holds ``part-00000.parquet``, ``part-00001.parquet`` ... and
+``manifest.json``. Every file is written under a ``.tmp`` name and renamed into place,
+so a reader sees either the whole file or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+SHARD_PATTERN = "part-*.parquet"
+MANIFEST_NAME = "manifest.json"
+COMPRESSION = "zstd"
+
+
+class ShardError(RuntimeError):
+    """A stage folder or the tables written to it are not in the expected state."""
+
+
+class ManifestError(ValueError):
+    """A manifest is missing, is not a JSON object, or cannot be encoded as JSON."""
+
+
+class ShardWriter:
+    """Split a stream of tables into Parquet shards of ``rows_per_shard`` rows each.
+
+    The last shard holds the remaining rows and may be smaller. Every table passed to
+    ``write`` must have the schema of the first one. Usable as a context manager, which
+    calls ``close`` on a clean exit.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, rows_per_shard: int, *, overwrite: bool = False):
+        if rows_per_shard < 1:
+            raise ShardError(f"rows_per_shard must be at least 1, got {rows_per_shard}")
+        self.out_dir = Path(out_dir)
+        self.rows_per_shard = rows_per_shard
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+        stale = sorted(self.out_dir.glob(SHARD_PATTERN))
+        if stale and not overwrite:
+            raise ShardError(
+                f"{self.out_dir} already contains {len(stale)} shards ({stale[0].name} ...); "
+                "choose an empty folder or pass overwrite=True"
+            )
+        for path in stale:
+            path.unlink()
+
+        self._schema: pa.Schema | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._paths: list[Path] = []
+        self._closed = False
+
+    def write(self, table: pa.Table) -> None:
+        """Buffer ``table`` and write every full shard that the buffer now holds."""
+        if self._closed:
+            raise ShardError(f"ShardWriter for {self.out_dir} is closed")
+        if self._schema is None:
+            self._schema = table.schema
+        elif not table.schema.equals(self._schema):
+            raise ShardError(f"table schema differs from the first table's:\n{table.schema}\nexpected:\n{self._schema}")
+
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= self.rows_per_shard:
+            buffered = pa.concat_tables(self._pending)
+            self._write_shard(buffered.slice(0, self.rows_per_shard))
+            rest = buffered.slice(self.rows_per_shard)
+            self._pending, self._pending_rows = [rest], rest.num_rows
+
+    def close(self) -> list[Path]:
+        """Write the remaining rows as a last shard and return every shard path in order."""
+        if not self._closed:
+            if self._pending_rows:
+                self._write_shard(pa.concat_tables(self._pending))
+            self._pending, self._pending_rows = [], 0
+            self._closed = True
+        return list(self._paths)
+
+    def _write_shard(self, table: pa.Table) -> None:
+        path = self.out_dir / f"part-{len(self._paths):05d}.parquet"
+        tmp_path = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp_path, compression=COMPRESSION)
+        os.replace(tmp_path, path)
+        self._paths.append(path)
+        logger.debug("wrote %s with %d rows", path, table.num_rows)
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        # On an error the partial last shard is not written, so the folder never looks complete.
+        if exc_type is None:
+            self.close()
+
+
+def write_manifest(stage_dir: str | os.PathLike, manifest: dict) -> Path:
+    """Write ``manifest`` as ``stage_dir/manifest.json`` with sorted keys and indent 2."""
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"manifest must be a dict, got {type(manifest).__name__}")
+    try:
+        text = json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ManifestError(f"manifest cannot be encoded as JSON: {error}") from error
+
+    path = Path(stage_dir) / MANIFEST_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(path.name + ".tmp")
+    tmp_path.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp_path, path)
+    return path
+
+
+def read_manifest(stage_dir: str | os.PathLike) -> dict:
+    """Read ``stage_dir/manifest.json``; raises ``ManifestError`` when missing or invalid."""
+    path = Path(stage_dir) / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise ManifestError(f"no manifest at {path}; write one with write_manifest") from error
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ManifestError(f"manifest {path} is not valid JSON: {error}") from error
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"manifest {path} holds a {type(manifest).__name__}, expected a JSON object")
+    return manifest
+
+
+def shard_paths(stage_dir: str | os.PathLike) -> list[Path]:
+    """Return the stage's shard paths in shard order; raises ``ShardError`` when there are none."""
+    paths = sorted(Path(stage_dir).glob(SHARD_PATTERN))
+    if not paths:
+        raise ShardError(f"no {SHARD_PATTERN} files in {stage_dir}")
+    return paths
+
+
+def open_stage(stage_dir: str | os.PathLike) -> ds.Dataset:
+    """Open the stage's shards as one pyarrow dataset whose fragments are in shard order."""
+    return ds.dataset([str(path) for path in shard_paths(stage_dir)], format="parquet")
