@@ -52,12 +52,14 @@ class LanguageStepConfig:
 
 @dataclass(kw_only=True)
 class HeuristicStepConfig:
-    """Heuristic filter thresholds, measured on prose outside code fences and math."""
+    """Heuristic filter thresholds. Prose rules look only at text outside code fences and math."""
 
-    min_words: int = 50
+    min_words: int = 50  # words in the whole document (each CJK character counts as a word)
+    min_prose_words: int = 20  # below this many prose words the prose rules are skipped
     max_dup_line_frac: float = 0.3  # fraction of characters in repeated lines
-    min_alpha_ratio: float = 0.5  # letters over non-space characters of the prose
-    max_symbol_ratio: float = 0.1  # "#" and "..." per word of prose
+    max_top_2gram_frac: float = 0.2  # fraction of prose words covered by the most frequent word 2-gram
+    max_symbol_ratio: float = 0.1  # symbol characters per non-space prose character
+    min_alpha_ratio: float = 0.8  # fraction of prose words that contain a letter
 
 
 @dataclass(kw_only=True)
@@ -76,7 +78,8 @@ class DedupStepConfig:
     url: bool = True  # drop documents whose normalised URL repeats
     minhash: bool = True  # drop near-duplicates found with MinHash LSH
     num_perm: int = 128  # MinHash permutations per signature
-    shingle_words: int = 5  # words per shingle (characters for CJK text)
+    shingle_words: int = 5  # words per shingle
+    shingle_chars: int = 5  # characters per shingle for CJK text
     threshold: float = 0.8  # estimated Jaccard similarity at or above which documents are duplicates
 
 
@@ -118,7 +121,8 @@ class PipelineConfig:
     tokenizer: str = "mimo-bpe-16k"  # a bundled tokenizer name or a path to tokenizer.json
     seed: int = 0
     rows_per_shard: int = 1024  # packed sequences per Parquet file
-    write_dropped: bool = True  # also write dropped documents (id, source, reason) as Parquet
+    write_documents: bool = True  # write the kept documents (text and attributes) under documents/
+    write_dropped: bool = True  # write the dropped documents (id, source, step, reason) under dropped/
     steps: StepsConfig = field(default_factory=StepsConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     base_dir: str = "."  # folder of the YAML file; set by load_pipeline, not read from YAML
@@ -271,6 +275,8 @@ def _check_steps(steps: StepsConfig) -> None:
         raise ConfigError("pipeline.steps.dedup.num_perm", f"must be at least 16, found {dedup.num_perm}")
     if dedup.shingle_words < 1:
         raise ConfigError("pipeline.steps.dedup.shingle_words", f"must be at least 1, found {dedup.shingle_words}")
+    if dedup.shingle_chars < 1:
+        raise ConfigError("pipeline.steps.dedup.shingle_chars", f"must be at least 1, found {dedup.shingle_chars}")
     if not 0.0 <= steps.language.min_score <= 1.0:
         raise ConfigError("pipeline.steps.language.min_score", f"must be in [0, 1], found {steps.language.min_score}")
     if not 0.0 <= steps.quality.min_score <= 1.0:

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 # Steps in the order they run; the accounting lists them in this order.
 STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "dedup_exact", "dedup_url", "dedup_minhash", "tokenize")
 
+# Columns left out of the kept documents written under documents/: bulky or meaningless once kept.
+DOCUMENT_COLUMNS_SKIPPED = {"content", "token_ids", "drop_reason", "drop_step"}
+
 # Columns kept on the driver for accounting and the mixture: no text, no token ids.
 LEDGER_COLUMNS = ["id", "source", "domain", "format", "path", "url", "lang", "quality", "token_count", "drop_step", "drop_reason"]
 
@@ -84,6 +87,8 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     accounting = step_accounting(ledger, STEP_ORDER)
     if config.write_dropped:
         _write_dropped(ledger, output_dir / "dropped")
+    if config.write_documents:
+        _write_documents(documents, output_dir / "documents")
 
     # 3. One mixture, ordering, packing and set of shards per stage.
     result = BuildResult(output_dir=output_dir, accounting=accounting)
@@ -151,7 +156,10 @@ def _deduplicate(documents, config: PipelineConfig):
     if dedup.url:
         passes.append(("dedup_url", "duplicate_url", "url_key", url_key_batch, None, select_exact_duplicates))
     if dedup.minhash:
-        minhash_config = MinHashConfig(num_perm=dedup.num_perm, shingle_words=dedup.shingle_words, threshold=dedup.threshold, seed=config.seed + 1)
+        minhash_config = MinHashConfig(
+            num_perm=dedup.num_perm, shingle_words=dedup.shingle_words, shingle_chars=dedup.shingle_chars,
+            threshold=dedup.threshold, seed=config.seed + 1,
+        )
         select = lambda ids, keys: select_near_duplicates(ids, keys, minhash_config)  # noqa: E731
         passes.append(("dedup_minhash", "near_duplicate", "minhash", MinHashSigner, {"config": minhash_config}, select))
 
@@ -197,6 +205,22 @@ def _write_dropped(ledger: pa.Table, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     columns = ["id", "source", "format", "path", "url", "drop_step", "drop_reason"]
     pq.write_table(dropped.select(columns), folder / "part-00000.parquet", compression="zstd")
+
+
+def _write_documents(documents, folder: Path) -> None:
+    """Write the kept documents with their text and attributes, in a stable order, for inspection."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.parquet"):
+        old.unlink()
+    columns = [name for name in documents.columns() if name not in DOCUMENT_COLUMNS_SKIPPED]
+    writer = None
+    for batch in documents.select_columns(columns + ["drop_reason"]).iter_batches(batch_format="pyarrow", batch_size=1024):
+        kept = batch.filter(pc.is_null(batch.column("drop_reason"))).select(columns)
+        if writer is None:
+            writer = pq.ParquetWriter(folder / "part-00000.parquet", kept.schema, compression="zstd")
+        writer.write_table(kept.cast(writer.schema))
+    if writer is not None:
+        writer.close()
 
 
 def _write_stage(documents, stage: StageConfig, plan: StagePlan, config: PipelineConfig,

@@ -4,10 +4,10 @@ Usage (from the repository root):
 
     python tokenizer/build_tokenizer.py --shared ../shared --out tokenizer/mimo-bpe-16k.json
 
-The training text is English prose and reStructuredText (PEPs, Shakespeare), LaTeX-heavy
-math reasoning (question, reference solution and model responses of the JSONL files) and
-Chinese Markdown (the expected text of the Chinese HTML pages), so that Chinese, LaTeX and
-indented code all get merges of their own.
+The training text mixes English prose and reStructuredText (PEPs, Shakespeare), math
+reasoning in LaTeX (questions, reference solutions and model responses from the JSONL
+files) and Chinese Markdown (the expected text of the Chinese HTML pages). Chinese, LaTeX
+and indented code therefore all get merges of their own.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]  # ids 0 and 1, in this order
 # Bytes the ByteLevel alphabet adds as single-byte tokens, so every input encodes.
 BYTE_ALPHABET = pre_tokenizers.ByteLevel.alphabet()
 
-# JSONL fields that hold free text; list fields hold several sampled responses.
+# JSONL fields with free text. A list value contains several sampled responses.
 REASONING_TEXT_FIELDS = ("question", "solution", "gt_cot", "response")
 # Fields whose list repeats "response" in some files, used only when "response" is absent.
 REASONING_FALLBACK_FIELDS = ("code",)
@@ -63,7 +63,7 @@ def iter_text_files(shared_dir: Path) -> Iterator[str]:
     zh_dir = shared_dir / "corpus" / "html_zh"
     for pattern in ("*.expected.md", "*.expected.txt", "*.md"):
         for path in sorted(zh_dir.glob(pattern)):
-            # "*.md" also matches "*.expected.md"; skip the repeat and the licence notes.
+            # "*.md" also matches "*.expected.md", so skip those repeats and the licence notes.
             if pattern == "*.md" and (path.name.endswith(".expected.md") or path.name == "SOURCES.md"):
                 continue
             yield path.read_text(encoding="utf-8")

@@ -16,26 +16,26 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from mimo_data.annotate.markup import split_markup
+from mimo_data.annotate.markup import CJK_RANGES, split_markup
 from mimo_data.document import kept_mask, mark_dropped, set_column
 
 logger = logging.getLogger(__name__)
 
-# Hiragana, Katakana, CJK Extension A, CJK Unified Ideographs, CJK Compatibility Ideographs,
-# and the supplementary ideograph planes. Hangul is left out because Korean uses spaces.
-_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_WORD_PATTERN = re.compile(rf"[{_CJK_RANGES}]|[^\s{_CJK_RANGES}]+")
+_WORD_PATTERN = re.compile(rf"[{CJK_RANGES}]|[^\s{CJK_RANGES}]+")
 
 # Sentence-final punctuation in Latin and CJK scripts, also when followed by a closing quote
 # or bracket, e.g. `He said "yes."` or `（见上文。）`.
 _END_PUNCTUATION = frozenset(".!?。！？…:;：；")
 _CLOSING_MARKS = "\"'”’»)]）】」』"
 
-INT_SIGNALS = ("n_chars", "n_words")
+# A word of digits, operators and brackets only, such as "2", "5/3" or "3)/(-5".
+_ARITHMETIC_PATTERN = re.compile(r"[\d+\-*/=<>^%.,()\[\]]+")
+
+INT_SIGNALS = ("n_chars", "n_words", "n_prose_words")
 FLOAT_SIGNALS = (
     "mean_word_len",
     "alpha_ratio",
@@ -78,6 +78,7 @@ def compute_signals(text: str) -> dict[str, float | int]:
     return {
         "n_chars": n_chars,
         "n_words": len(split_words(text)),
+        "n_prose_words": len(prose_words),
         "mean_word_len": _mean_word_len(prose_words),
         "alpha_ratio": _alpha_ratio(prose_words),
         "symbol_ratio": _symbol_ratio(split.prose),
@@ -95,10 +96,13 @@ def _mean_word_len(words: list[str]) -> float:
 
 def _alpha_ratio(words: list[str]) -> float:
     # Word-level, as in the Gopher rules: the fraction of words with at least one letter.
-    # CJK ideographs count as letters (str.isalpha is true for them).
-    if not words:
+    # CJK ideographs count as letters (str.isalpha is true for them). Arithmetic tokens are
+    # left out, so a calculation written without $ delimiters ("(-5)/(-3) = 5/3") does not
+    # count against the prose around it. A page of nothing but numbers still scores 0.
+    judged = [word for word in words if not _ARITHMETIC_PATTERN.fullmatch(word)]
+    if not judged:
         return 0.0
-    return sum(1 for word in words if any(char.isalpha() for char in word)) / len(words)
+    return sum(1 for word in judged if any(char.isalpha() for char in word)) / len(judged)
 
 
 def _symbol_ratio(prose: str) -> float:
@@ -121,8 +125,8 @@ def _frac_lines_end_punct(lines: list[str]) -> float:
 
 
 def _dup_line_frac(lines: list[str]) -> float:
-    # Characters in repeats of a line, the first occurrence not counted: a page that says one
-    # line twice in 100 lines of the same length scores 0.01.
+    # Characters in repeats of a line, the first occurrence not counted: a page that contains
+    # one line twice among 100 lines of the same length scores 0.01.
     total = sum(len(line) for line in lines)
     if not total:
         return 0.0
@@ -149,8 +153,8 @@ def _top_2gram_frac(words: list[str]) -> float:
 class HeuristicSignals:
     """Append the heuristic signal columns to each kept document.
 
-    ``n_chars`` and ``n_words`` are int32, the others float32. Dropped rows get nulls, and a
-    kept row whose ``text`` is null is measured as empty text.
+    The counts (``n_chars``, ``n_words``, ``n_prose_words``) are int32, the others float32.
+    Dropped rows get nulls, and a kept row whose ``text`` is null is measured as empty text.
     """
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -169,18 +173,21 @@ class HeuristicSignals:
         return table
 
 
+_FRACTION_FIELDS = ("max_dup_line_frac", "max_top_2gram_frac", "max_symbol_ratio", "min_alpha_ratio")
+
+
 @dataclass(kw_only=True)
 class HeuristicFilterConfig:
     """Thresholds of :class:`HeuristicFilter`; a ``None`` threshold disables its rule.
 
-    The defaults follow the Gopher quality rules (Rae et al. 2021, appendix A) where a rule
-    has a counterpart there, adapted to prose-only measurement.
+    Where a rule has a counterpart in the Gopher rules (Rae et al. 2021, arXiv:2112.11446,
+    table A1), the default is the Gopher value, applied here to prose only.
     """
 
     # Minimum words in the whole text, code and math included; fewer drop as "too_short".
     min_words: int | None = 50
     # Minimum prose words for the prose rules below to apply. A page with less prose than
-    # this is mostly code or math, and its few words say little about its quality.
+    # this is mostly code or math, and its few prose words are too few to judge it by.
     min_prose_words: int = 20
     # Maximum fraction of prose characters in repeated lines; above drops "repetitive_lines".
     max_dup_line_frac: float | None = 0.3
@@ -193,18 +200,22 @@ class HeuristicFilterConfig:
     min_alpha_ratio: float | None = 0.8
 
     def __post_init__(self) -> None:
-        for name in ("min_words", "min_prose_words"):
+        if self.min_words is not None and (not isinstance(self.min_words, int) or self.min_words < 0):
+            raise ValueError(
+                f"HeuristicFilterConfig.min_words must be an int >= 0 or None, got {self.min_words!r}"
+            )
+        if not isinstance(self.min_prose_words, int) or self.min_prose_words < 0:
+            raise ValueError(
+                "HeuristicFilterConfig.min_prose_words must be an int >= 0, "
+                f"got {self.min_prose_words!r}"
+            )
+        for name in _FRACTION_FIELDS:
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValueError(f"HeuristicFilterConfig.{name} must be an int >= 0, got {value!r}")
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name.startswith(("max_", "min_alpha")) and value is not None:
-                if not 0.0 <= value <= 1.0:
-                    raise ValueError(
-                        f"HeuristicFilterConfig.{field.name} must be a fraction in [0, 1], "
-                        f"got {value!r}"
-                    )
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"HeuristicFilterConfig.{name} must be a fraction in [0, 1] or None, "
+                    f"got {value!r}"
+                )
 
 
 class HeuristicFilter:
@@ -227,26 +238,20 @@ class HeuristicFilter:
         keep = kept_mask(table).to_pylist()
         texts = table.column("text").to_pylist()
         rows = table.select(list(SIGNAL_COLUMNS)).to_pylist()
-        prose_words = [None] * len(rows)
-        if self.config.min_prose_words:
-            prose_words = [
-                len(split_words(split_markup(text).prose)) if is_kept and text else 0
-                for is_kept, text in zip(keep, texts)
-            ]
         reasons = [
-            self.drop_reason(text, signals, words) if is_kept else None
-            for is_kept, text, signals, words in zip(keep, texts, rows, prose_words)
+            self.drop_reason(text, signals) if is_kept else None
+            for is_kept, text, signals in zip(keep, texts, rows)
         ]
         return mark_dropped(table, reasons, step=self.step)
 
-    def drop_reason(self, text: str | None, signals: dict, prose_words: int | None) -> str | None:
+    def drop_reason(self, text: str | None, signals: dict) -> str | None:
         """Return the first rule that ``signals`` fail, or None when the document is kept."""
         config = self.config
         if text is None:
             return "no_text"
         if config.min_words is not None and signals["n_words"] < config.min_words:
             return "too_short"
-        if prose_words is not None and prose_words < config.min_prose_words:
+        if signals["n_prose_words"] < config.min_prose_words:
             return None
         if _above(signals["dup_line_frac"], config.max_dup_line_frac):
             return "repetitive_lines"

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 # belongs to the fence, a backtick inside display math belongs to the math.
 _MARKUP_PATTERN = re.compile(
     r"""
-    (?P<fence>                                  # fenced code block; an unclosed fence runs to the end
+    # A fenced code block. An unclosed fence runs to the end of the text.
+    (?P<fence>
         ^[ ]{0,3}(?P<fence_mark>`{3,}|~{3,})[^\n]*\n
         .*?
         (?:^[ ]{0,3}(?P=fence_mark)[`~]*[ \t]*$|\Z)
     )
+    # NOTE: dollar runs in plain text ("$$$ deals $$$") also read as display math.
     | (?P<display_dollar>\$\$.+?\$\$)
     | (?P<display_bracket>\\\[.+?\\\])
     | (?P<inline_paren>\\\(.+?\\\))
@@ -32,6 +34,11 @@ _MARKUP_PATTERN = re.compile(
 )
 
 _CODE_GROUPS = frozenset({"fence", "inline_code"})
+
+# Hiragana, Katakana, CJK Extension A, CJK Unified Ideographs, CJK Compatibility Ideographs,
+# and the supplementary ideograph planes, as a regex character-class body. Hangul is left
+# out because Korean separates words with spaces.
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class MarkupSplit:
 def split_markup(text: str) -> MarkupSplit:
     """Split Markdown ``text`` into prose and the sizes of its code and math regions.
 
-    A fenced block is replaced by a newline so the lines around it stay separate lines; an
-    inline region is replaced by a space so the words around it stay separate words.
+    A fenced block is replaced by a newline, so the lines around it stay separate lines. An
+    inline region is replaced by a space, so the words around it stay separate words.
     """
     pieces: list[str] = []
     code_chars = 0

@@ -24,7 +24,7 @@ class CodeBlock:
 
 def code_from_pre(pre: HtmlElement) -> CodeBlock:
     """Read a ``<pre>`` (or ``<pre><code>``) block, keeping spaces, tabs and blank lines."""
-    text = "".join("\n" if piece is _LINE_BREAK else piece for piece in _iter_text(pre))
+    text = _join_lines(_iter_text(pre))
     return CodeBlock(_trim_blank_lines(text), code_language(pre))
 
 
@@ -38,8 +38,10 @@ def code_from_br_lines(code: HtmlElement) -> CodeBlock:
     lines = []
     current: list[str] = []
     for piece in [*_iter_text(code), _LINE_BREAK]:
-        if piece is not _LINE_BREAK:
+        if isinstance(piece, str):
             current.append(piece)
+            continue
+        if piece is _LINE_START and not "".join(current).strip():
             continue
         line = _HTML_SPACE_RE.sub(" ", "".join(current)).strip(" ").replace("\u00a0", " ")
         lines.append(line.rstrip())
@@ -48,7 +50,7 @@ def code_from_br_lines(code: HtmlElement) -> CodeBlock:
 
 
 def is_br_code_block(code: HtmlElement) -> bool:
-    """Return True for a ``<code>`` outside ``<pre>`` that holds several lines."""
+    """Return True for a ``<code>`` outside ``<pre>`` that contains ``<br>`` line breaks."""
     return any(True for _ in code.iter("br"))
 
 
@@ -74,20 +76,47 @@ def to_fence(block: CodeBlock) -> str:
     return f"{fence}{block.language or ''}\n{block.text}\n{fence}"
 
 
-_LINE_BREAK = object()
+_LINE_BREAK = object()  # <br>: always a new line
+_LINE_START = object()  # a line element: a new line unless one just started
+# Elements inside <pre> that start a new line, as used by highlighters that wrap each
+# line in its own element (Expressive Code: <div class="ec-line">).
+_LINE_TAGS = {"div", "p", "li", "tr"}
+# Line-number gutters that highlighters put inside <pre>; their digits are not code.
+_GUTTER_CLASSES = {"gutter", "ln", "linenos", "lineno", "line-number", "line-numbers", "hljs-ln-numbers", "react-syntax-highlighter-line-number"}
 
 
 def _iter_text(element: HtmlElement) -> Iterator[str | object]:
-    # Text in document order, with <br> as _LINE_BREAK; comments contribute only their tail.
+    # Text in document order with line markers; comments contribute only their tail.
     if isinstance(element.tag, str) and element.text:
         yield element.text
     for child in element:
         if child.tag == "br":
             yield _LINE_BREAK
-        elif isinstance(child.tag, str):
+        elif isinstance(child.tag, str) and not _is_gutter(child):
+            if child.tag in _LINE_TAGS:
+                yield _LINE_START
             yield from _iter_text(child)
         if child.tail:
             yield child.tail
+
+
+def _is_gutter(element: HtmlElement) -> bool:
+    if element.get("aria-hidden") == "true":
+        return True
+    return bool(_GUTTER_CLASSES & set((element.get("class") or "").split()))
+
+
+def _join_lines(pieces: Iterator[str | object]) -> str:
+    parts: list[str] = []
+    at_line_start = True
+    for piece in pieces:
+        if piece is _LINE_BREAK or (piece is _LINE_START and not at_line_start):
+            parts.append("\n")
+            at_line_start = True
+        elif isinstance(piece, str) and piece:
+            parts.append(piece)
+            at_line_start = piece.endswith("\n")
+    return "".join(parts)
 
 
 def _trim_blank_lines(text: str) -> str:

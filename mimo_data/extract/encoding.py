@@ -52,8 +52,9 @@ def decode_html(content: bytes, *, content_type: str | None = None) -> tuple[str
     charset_normalizer's guess. A declared legacy charset loses to UTF-8 when the
     bytes contain non-ASCII and are valid UTF-8, because such pages were re-saved
     as UTF-8 without updating their tag, and legacy CJK text almost never happens
-    to form valid UTF-8. Never raises on bad bytes: the last resort decodes UTF-8
-    with replacement characters.
+    to form valid UTF-8. Bad bytes raise nothing, because the detector and the last
+    resort decode with replacement characters. Raises TypeError for input that is
+    not bytes.
     """
     if not isinstance(content, (bytes, bytearray, memoryview)):
         raise TypeError(f"decode_html expects bytes, got {type(content).__name__}")
@@ -102,10 +103,13 @@ def _declared_charset(content: bytes, content_type: str | None) -> str | None:
 
     for candidate in candidates:
         charset = normalize_charset(candidate)
-        # A UTF-16/32 declaration that could be read as ASCII is false (WHATWG Encoding).
-        if charset is not None and not charset.startswith(("utf-16", "utf-32")):
+        if charset is None:
+            logger.debug("unknown declared charset %r", candidate)
+        elif charset.startswith(("utf-16", "utf-32")):
+            # A UTF-16/32 declaration that could be read as ASCII is false (WHATWG Encoding).
+            logger.debug("declared charset %r ignored: the bytes are ASCII-compatible", candidate)
+        else:
             return charset
-        logger.debug("unknown declared charset %r", candidate)
     return None
 
 

@@ -26,6 +26,14 @@ def to_markdown(formula: Formula) -> str:
     return f"$${formula.tex}$$" if formula.display else f"${formula.tex}$"
 
 
+def clean_tex(tex: str) -> str:
+    """Strip each line of a formula and drop blank lines.
+
+    Line breaks are kept because a TeX ``%`` comment runs to the end of its line.
+    """
+    return "\n".join(line.strip() for line in tex.strip().splitlines() if line.strip())
+
+
 # ---------------------------------------------------------------------------
 # TeX delimited in text nodes
 
@@ -58,7 +66,7 @@ _ALWAYS_PATTERNS = (
 _HASH_PATTERN = (r"##(?P<i4>\S(?:.*?\S)?)##", False)
 # Pandoc's rule for single dollars: no space inside either delimiter, and the
 # closing one not followed by a digit, so "$5 and $10" stays text.
-_DOLLAR_PATTERN = (r"(?<![\\$])\$(?P<i5>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\d)", False)
+_DOLLAR_PATTERN = (r"(?<!\\)\$(?P<i5>[^\s$](?:[^$]*?[^\s\\$])?)\$(?!\d)", False)
 
 _PATTERN_CACHE: dict[TextDelimiters, tuple[re.Pattern[str], dict[str, bool]]] = {}
 
@@ -193,29 +201,31 @@ def formula_from_image(img: HtmlElement) -> Formula | None:
 
 
 _TEX_HINT_RE = re.compile(r"\\[A-Za-z]+|[\^_]\{|[\^_]\w")
-_DELIMITED_RE = re.compile(r"^\s*(\$\$|\\\[|\\\(|\$)(.+?)(\$\$|\\\]|\\\)|\$)\s*$", re.DOTALL)
 _BLOCK_TAGS = {"div", "p", "td", "li", "center", "figure", "blockquote"}
+# Elements that hold TeX source are parsed with every delimiter enabled.
+_ALL_DELIMITERS = TextDelimiters(single_dollar=True, double_hash=False)
 
 
-def formula_from_math_class(element: HtmlElement) -> Formula | None:
+def formulas_from_math_class(element: HtmlElement) -> list[str | Formula] | None:
     """Read raw TeX from elements like StackExchange ``.math-container`` or ``class="math"``.
 
-    These hold the TeX source that a renderer replaces in the browser. Text with
-    child elements or without any TeX syntax is left alone, because some sites use
-    the class for formulas written in plain HTML (``T<sub>min</sub> = 4.7 yr``).
+    These hold the TeX source that a renderer replaces in the browser, with or
+    without delimiters, sometimes several formulas in one element. Returns text
+    and formulas in order, or None for an element with child elements or without
+    TeX syntax, because some sites use the class for formulas written in plain
+    HTML (``T<sub>min</sub> = 4.7 yr``).
     """
     if len(element) > 0:
         return None
-    text = (element.text or "").strip()
-    if not text:
+    text = element.text or ""
+    if not text.strip():
         return None
-    match = _DELIMITED_RE.match(text)
-    if match:
-        opening = match.group(1)
-        return Formula(match.group(2).strip(), opening in ("$$", "\\["))
+    pieces = split_tex_spans(text, _ALL_DELIMITERS)
+    if len(pieces) > 1:
+        return pieces
     if not _TEX_HINT_RE.search(text):
         return None
-    return Formula(text, local_name(element) in _BLOCK_TAGS)
+    return [Formula(text.strip(), local_name(element) in _BLOCK_TAGS)]
 
 
 # ---------------------------------------------------------------------------
@@ -230,7 +240,7 @@ _SYMBOLS = {
     "\u22ef": "\\cdots ", "\u2208": "\\in ", "\u2209": "\\notin ", "\u2282": "\\subset ",
     "\u2286": "\\subseteq ", "\u222a": "\\cup ", "\u2229": "\\cap ", "\u2200": "\\forall ",
     "\u2203": "\\exists ", "\u2205": "\\emptyset ", "\u221a": "\\surd ", "\u2032": "'",
-    "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
+    "\u03d5": "\\phi ", "\u03d1": "\\vartheta ", "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
 }
 # U+03B1 to U+03C9 in code point order; U+03C2 is the final sigma.
 _GREEK_LOWER = (
@@ -286,17 +296,21 @@ def _convert(element: HtmlElement) -> str:
 
 
 def _convert_layout(name: str, element: HtmlElement, children: list, parts: list[str]) -> str:
+    # Malformed scripts and fractions (too few children) keep their contents in order.
     if name in ("msup", "msub", "mfrac", "mroot", "mover", "munder") and len(parts) < 2:
         return "".join(parts)
-    if name == "msubsup" or name == "munderover":
-        if len(parts) < 3:
-            return "".join(parts)
+    if name in ("msubsup", "munderover") and len(parts) < 3:
+        return "".join(parts)
+
+    if name in ("msubsup", "munderover"):
         return f"{{{parts[0]}}}_{{{parts[1]}}}^{{{parts[2]}}}"
     if name == "msup":
         return f"{{{parts[0]}}}^{{{parts[1]}}}"
     if name == "msub":
         return f"{{{parts[0]}}}_{{{parts[1]}}}"
     if name == "mfrac":
+        if (element.get("linethickness") or "").strip() in ("0", "0pt", "0px", "0em"):
+            return f"\\genfrac{{}}{{}}{{0}}{{}}{{{parts[0]}}}{{{parts[1]}}}"
         return f"\\frac{{{parts[0]}}}{{{parts[1]}}}"
     if name == "msqrt":
         return f"\\sqrt{{{''.join(parts)}}}"
@@ -307,6 +321,7 @@ def _convert_layout(name: str, element: HtmlElement, children: list, parts: list
         return f"{accent}{{{parts[0]}}}" if accent else f"\\overset{{{parts[1]}}}{{{parts[0]}}}"
     if name == "munder":
         return f"\\underset{{{parts[1]}}}{{{parts[0]}}}"
+
     if name == "mfenced":
         opening, closing = element.get("open", "("), element.get("close", ")")
         return f"\\left{opening or '.'}{','.join(parts)}\\right{closing or '.'}"

@@ -13,8 +13,8 @@ from typing import Iterator
 
 from mimo_data.io.common import document_row, drop_row
 
-# PDF 1.7 (ISO 32000-1, 7.5.2) puts "%PDF-" first, but readers such as Acrobat
-# accept it anywhere in the first 1024 bytes, and real files use that leeway.
+# The "%PDF-" header belongs at byte 0, but some producers write bytes before it,
+# so a header anywhere in the first 1024 bytes is accepted.
 PDF_MAGIC = b"%PDF-"
 PDF_HEADER_WINDOW_BYTES = 1024
 

@@ -80,7 +80,7 @@ def read_file(
 ) -> Iterator[dict]:
     """Yield one row dict per document in ``path``; see the module of each format.
 
-    ``id`` is ``make_doc_id(source, locator)`` and the ``path`` column holds the
+    ``id`` is ``make_doc_id(source, locator)`` and the ``path`` column contains the
     locator: the file path, plus ``#offset=N`` for a WARC record, ``#line=N``
     (from 1) for a JSONL line or ``#row=N`` (from 0) for a Parquet row. HTML,
     PDF and WARC rows carry raw bytes in ``content``; JSONL and Parquet rows

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from mimo_data.io.common import InputError, document_row, drop_row
 
 _MISSING = object()
+TEXT_JOINER = "\n\n"  # between the values of a "question+response" text_column
 PARQUET_BATCH_ROWS = 1024  # rows decoded at a time, to bound memory on large row groups
 
 
@@ -30,8 +31,10 @@ def read_jsonl(
     """Yield one row per non-blank line of a JSONL (or ``.jsonl.gz``) file.
 
     ``text_column`` is a field name or a dotted path into nested objects and
-    lists, such as ``model_prediction.proof`` or ``code.0``. A key that itself
-    contains dots is matched whole before the path is split.
+    lists, such as ``model_prediction.proof`` or ``code.0``. Several paths
+    joined by ``+``, such as ``question+code.0``, give one text with the values
+    separated by a blank line. A key that itself contains dots or ``+`` is
+    matched whole before the name is split.
     """
     try:
         stream = gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")
@@ -69,7 +72,8 @@ def _jsonl_row(
 
     # 1. Decode and parse the line.
     try:
-        record = json.loads(raw_line.decode("utf-8"))
+        # removeprefix: files saved by some Windows editors start with a UTF-8 BOM.
+        record = json.loads(raw_line.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as error:
         return drop_row(reason="jsonl_invalid_utf8", detail=str(error), **fields)
     except json.JSONDecodeError as error:
@@ -80,13 +84,17 @@ def _jsonl_row(
     # 2. Pick the text and the optional URL.
     url = _lookup(record, url_column) if url_column else None
     fields["url"] = url if isinstance(url, str) else None
-    text = _lookup(record, text_column)
-    if text is _MISSING or text is None:
-        return drop_row(reason="jsonl_missing_text", detail=f"no field {text_column!r}", **fields)
-    if not isinstance(text, str):
-        detail = f"field {text_column!r} is a {type(text).__name__}"
-        return drop_row(reason="jsonl_text_not_string", detail=detail, **fields)
-    return document_row(text=text, **fields)
+    field_paths = [text_column] if text_column in record else text_column.split("+")
+    texts = []
+    for field_path in field_paths:
+        value = _lookup(record, field_path)
+        if value is _MISSING or value is None:
+            return drop_row(reason="jsonl_missing_text", detail=f"no field {field_path!r}", **fields)
+        if not isinstance(value, str):
+            detail = f"field {field_path!r} is a {type(value).__name__}, expected a string"
+            return drop_row(reason="jsonl_text_not_string", detail=detail, **fields)
+        texts.append(value)
+    return document_row(text=TEXT_JOINER.join(texts), **fields)
 
 
 def _lookup(record: dict, field_path: str) -> object:

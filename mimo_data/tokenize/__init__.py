@@ -1,0 +1,39 @@
+"""Tokenizer loading, sequence packing and Parquet shard writing."""
+
+from mimo_data.tokenize.packing import PACKED_SCHEMA, PackingError, iter_unpacked, pack_documents, unpack_documents
+from mimo_data.tokenize.shards import (
+    ManifestError,
+    ShardError,
+    ShardWriter,
+    open_stage,
+    read_manifest,
+    shard_paths,
+    write_manifest,
+)
+from mimo_data.tokenize.tokenizer import (
+    Tokenizer,
+    TokenizerFormatError,
+    TokenizerNotFoundError,
+    bundled_tokenizer_names,
+    load_tokenizer,
+)
+
+__all__ = [
+    "PACKED_SCHEMA",
+    "ManifestError",
+    "PackingError",
+    "ShardError",
+    "ShardWriter",
+    "Tokenizer",
+    "TokenizerFormatError",
+    "TokenizerNotFoundError",
+    "bundled_tokenizer_names",
+    "iter_unpacked",
+    "load_tokenizer",
+    "open_stage",
+    "pack_documents",
+    "read_manifest",
+    "shard_paths",
+    "unpack_documents",
+    "write_manifest",
+]

@@ -1,6 +1,6 @@
 """Write packed rows as numbered Parquet shards plus a manifest.json per stage folder.
 
-A stage folder holds ``part-00000.parquet``, ``part-00001.parquet`` ... and
+A stage folder contains ``part-00000.parquet``, ``part-00001.parquet`` ... and
 ``manifest.json``. Every file is written under a ``.tmp`` name and renamed into place,
 so a reader sees either the whole file or none of it.
 """
@@ -34,7 +34,7 @@ class ManifestError(ValueError):
 class ShardWriter:
     """Split a stream of tables into Parquet shards of ``rows_per_shard`` rows each.
 
-    The last shard holds the remaining rows and may be smaller. Every table passed to
+    The last shard contains the remaining rows and may be smaller. Every table passed to
     ``write`` must have the schema of the first one. Usable as a context manager, which
     calls ``close`` on a clean exit.
     """
@@ -62,7 +62,7 @@ class ShardWriter:
         self._closed = False
 
     def write(self, table: pa.Table) -> None:
-        """Buffer ``table`` and write every full shard that the buffer now holds."""
+        """Buffer ``table`` and write every full shard that the buffer now contains."""
         if self._closed:
             raise ShardError(f"ShardWriter for {self.out_dir} is closed")
         if self._schema is None:
@@ -122,7 +122,7 @@ def write_manifest(stage_dir: str | os.PathLike, manifest: dict) -> Path:
 
 
 def read_manifest(stage_dir: str | os.PathLike) -> dict:
-    """Read ``stage_dir/manifest.json``; raises ``ManifestError`` when missing or invalid."""
+    """Read ``stage_dir/manifest.json``, raising ``ManifestError`` when it is missing or invalid."""
     path = Path(stage_dir) / MANIFEST_NAME
     try:
         text = path.read_text(encoding="utf-8")
@@ -133,12 +133,12 @@ def read_manifest(stage_dir: str | os.PathLike) -> dict:
     except json.JSONDecodeError as error:
         raise ManifestError(f"manifest {path} is not valid JSON: {error}") from error
     if not isinstance(manifest, dict):
-        raise ManifestError(f"manifest {path} holds a {type(manifest).__name__}, expected a JSON object")
+        raise ManifestError(f"manifest {path} is a JSON {type(manifest).__name__}, expected a JSON object")
     return manifest
 
 
 def shard_paths(stage_dir: str | os.PathLike) -> list[Path]:
-    """Return the stage's shard paths in shard order; raises ``ShardError`` when there are none."""
+    """Return the stage's shard paths in shard order, raising ``ShardError`` when there are none."""
     paths = sorted(Path(stage_dir).glob(SHARD_PATTERN))
     if not paths:
         raise ShardError(f"no {SHARD_PATTERN} files in {stage_dir}")

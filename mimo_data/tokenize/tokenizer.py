@@ -3,9 +3,11 @@
 Bundled tokenizers are looked up by name, as ``<name>.json``, in two folders in this
 order:
 
-1. ``mimo_data/tokenize/assets/``, for installs that ship the asset inside the package;
-2. ``tokenizer/`` at the repository root, for a source checkout or an editable install,
-   where ``tokenizer/build_tokenizer.py`` writes it.
+1. ``mimo_data/tokenize/assets/``, which setup.cfg ships as package data. In the
+   repository its files are symlinks to ``tokenizer/``, and a wheel build copies the
+   target file, so a non-editable install carries the asset itself.
+2. ``tokenizer/`` at the repository root, where ``tokenizer/build_tokenizer.py`` writes
+   the asset, for a checkout whose symlinks were not kept.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class Tokenizer:
         return [np.asarray(encoding.ids, dtype=np.int32) for encoding in encodings]
 
     def decode(self, ids, *, skip_special_tokens: bool = False) -> str:
-        """Decode ids back to text; special tokens are kept unless asked otherwise.
+        """Decode ids back to text, keeping special tokens unless ``skip_special_tokens`` is set.
 
         The round trip is exact for NFC-normalized text, because encoding applies NFC.
         """

@@ -29,7 +29,7 @@ class ModelConfig:
     d_model: int = 128  # width of the residual stream
     n_layers: int = 2
     n_heads: int = 4
-    max_seq_len: int = 2048  # longest sequence the rotary table covers, in tokens
+    max_seq_len: int = 2048  # maximum sequence length in tokens, the size of the rotary table
     mlp_ratio: float = 8 / 3  # SwiGLU hidden width / d_model, which keeps the parameter count of a 4x MLP
     rope_theta: float = 10000.0
     mtp_layers: int = 0  # 0 or 1: an MTP block that predicts token t+2
@@ -208,7 +208,7 @@ class TransformerLM(nn.Module):
         return ModelOutput(logits, main_loss + self.config.mtp_weight * mtp_loss, main_loss, mtp_loss)
 
     def _mtp_loss(self, hidden, targets, cos, sin, mask):
-        # Position t sees hidden[t] and the embedding of token t+1 (= targets[t]) and predicts
+        # Position t takes hidden[t] and the embedding of token t+1 (= targets[t]) and predicts
         # token t+2 (= targets[t+1]). Ignored targets are embedded as token 0 and their
         # predictions are skipped by the loss.
         next_tokens = targets[:, :-1].clamp(min=0)  # (B, T-1)

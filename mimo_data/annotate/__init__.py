@@ -1,0 +1,1 @@
+"""Annotation steps: language, heuristic signals and filter, quality score."""

@@ -1,0 +1,1 @@
+"""Global deduplication steps: exact (text hash, URL) and near-duplicate (MinHash LSH)."""

@@ -1,0 +1,382 @@
+"""HTML to Markdown: an lxml pre-pass protects math and code, trafilatura finds the main content.
+
+Steps of ``extract_html``:
+
+1. decode bytes (encoding.py) and parse once with lxml;
+2. walk the tree once. Every formula (MathJax script, MathML, KaTeX, formula
+   image, TeX in text) becomes an inline token such as ``MIMOMATH0007X``. Every
+   code block becomes a ``<p>`` with a token such as ``MIMOCODE0003X``. Rendered
+   copies of formulas whose TeX source is on the page are removed;
+3. run ``trafilatura.extract`` on the rewritten tree with Markdown output;
+4. put the formulas back as ``$…$`` / ``$$…$$`` and the code blocks as fences.
+
+Tokens keep trafilatura from reflowing code, escaping ``_`` and ``*`` in TeX and
+dropping ``<math>``. Formulas and code blocks whose token trafilatura left out (for
+example in a sidebar it judged boilerplate) are counted as dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import lxml.etree
+import lxml.html
+import trafilatura
+from lxml.html import HtmlElement
+
+from mimo_data.extract.code import CodeBlock, code_from_br_lines, code_from_pre, is_br_code_block, to_fence
+from mimo_data.extract.encoding import decode_html
+from mimo_data.extract.errors import ExtractionError
+from mimo_data.extract.math import (
+    Formula,
+    TextDelimiters,
+    clean_tex,
+    delimiters_from_config,
+    formula_from_image,
+    formula_from_katex,
+    formulas_from_math_class,
+    formula_from_mathml,
+    formula_from_script,
+    is_macro_definition,
+    local_name,
+    split_tex_spans,
+    to_markdown,
+)
+
+logger = logging.getLogger(__name__)
+
+# favor_recall stays off. With trafilatura 2.3.1 it kept fewer of the expected formulas
+# on the pages of test_all_webkit_pages_beat_baseline (439 against 456 of 478), lost a
+# StackExchange answer, and copied source indentation into prose.
+TRAFILATURA_OPTIONS = {
+    "output_format": "markdown",
+    "include_formatting": True,
+    "include_tables": True,
+    "include_comments": False,
+    "include_images": False,
+    "include_links": False,
+    "favor_recall": False,
+}
+
+# Elements whose text is not prose: TeX-looking text inside them is left alone.
+_OPAQUE_TAGS = {
+    "head", "script", "style", "noscript", "template", "textarea", "select", "svg",
+    "code", "kbd", "samp", "tt", "var", "button",
+}
+# Rendered output of MathJax 2 (previews, HTML-CSS, SVG, CommonHTML, NativeMML).
+_MATHJAX_OUTPUT_CLASSES = {
+    "MathJax_Preview", "MathJax", "MathJax_Display", "MathJax_SVG", "MathJax_SVG_Display",
+    "MathJax_CHTML", "MathJax_PHTML", "MathJax_MathML", "MathJax_MathContainer",
+}
+_BLOCK_CONTAINER_TAGS = {
+    "body", "div", "section", "article", "main", "header", "footer", "aside", "center",
+    "figure", "blockquote", "form", "details",
+}
+_TEX_SOURCE_CLASSES = {"math-container", "math", "tex", "latex", "arithmatex", "mathjax-tex"}
+_HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
+_LINE_PREFIX_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*")
+
+
+@dataclass
+class HtmlExtraction:
+    """Result of ``extract_html``.
+
+    ``text`` is Markdown, empty when no main content was found. ``formula_count``
+    and ``code_block_count`` count what is in ``text``. The ``*_dropped`` counts
+    are formulas and code blocks found on the page but left out with the boilerplate.
+    """
+
+    text: str
+    title: str | None
+    charset: str
+    formula_count: int
+    code_block_count: int
+    formulas_dropped: int = 0
+    code_blocks_dropped: int = 0
+
+
+@dataclass
+class _Protected:
+    """Formulas and code blocks taken out of the tree, indexed by their token number."""
+
+    math_prefix: str
+    code_prefix: str
+    formulas: list[Formula] = field(default_factory=list)
+    code_blocks: list[CodeBlock] = field(default_factory=list)
+
+    def add_formula(self, formula: Formula) -> str:
+        self.formulas.append(Formula(clean_tex(formula.tex), formula.display))
+        return f"{self.math_prefix}{len(self.formulas) - 1:04d}X"
+
+    def add_code(self, block: CodeBlock) -> str:
+        self.code_blocks.append(block)
+        return f"{self.code_prefix}{len(self.code_blocks) - 1:04d}X"
+
+
+def extract_html(
+    html: str | bytes, *, url: str | None = None, content_type: str | None = None
+) -> HtmlExtraction:
+    """Extract the main content of an HTML page as Markdown with TeX math and fenced code.
+
+    Raises ExtractionError when lxml cannot build a tree from the input at all
+    (empty or whitespace-only documents included).
+    """
+    if isinstance(html, (bytes, bytearray, memoryview)):
+        text, charset = decode_html(bytes(html), content_type=content_type)
+    elif isinstance(html, str):
+        text, charset = html, "unicode"
+    else:
+        raise TypeError(f"extract_html expects str or bytes, got {type(html).__name__}")
+
+    root = parse_html(text, url=url)
+    title = _title(root)
+
+    protected = _Protected(_unused_prefix(text, "MIMOMATH"), _unused_prefix(text, "MIMOCODE"))
+    _protect(root, protected)
+
+    markdown = trafilatura.extract(root, url=url, **TRAFILATURA_OPTIONS) or ""
+    return _restore(markdown, protected, title=title, charset=charset, url=url)
+
+
+def parse_html(text: str, *, url: str | None = None) -> HtmlElement:
+    """Parse HTML text into an lxml tree, raising ExtractionError when nothing can be parsed."""
+    # Parsing UTF-8 bytes with a fixed encoding sidesteps lxml's refusal of str input
+    # that carries an XML encoding declaration, and any <meta charset> on the page.
+    data = text.encode("utf-8", errors="replace")
+    if not data.strip():
+        raise ExtractionError(f"empty HTML document (url={url!r}); expected markup, found only whitespace")
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        root = lxml.html.document_fromstring(data, parser=parser)
+    except (lxml.etree.ParserError, ValueError) as error:
+        raise ExtractionError(f"failed to parse HTML (url={url!r}): {error}") from error
+    if root is None:
+        raise ExtractionError(f"failed to parse HTML (url={url!r}): lxml returned no tree")
+    return root
+
+
+def _unused_prefix(text: str, prefix: str) -> str:
+    # A page that contains our token prefix (such as a page about this tool) gets a
+    # longer one, so its own text is never mistaken for a token.
+    candidate = prefix
+    while candidate in text:
+        candidate += "Q"
+    return candidate
+
+
+def _title(root: HtmlElement) -> str | None:
+    for xpath in ("//head/title/text()", "//meta[@property='og:title']/@content", "//title/text()"):
+        values = root.xpath(xpath)
+        if values:
+            title = " ".join(str(values[0]).split())
+            if title:
+                return title
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Pre-pass
+
+
+def _protect(root: HtmlElement, protected: _Protected) -> None:
+    """Replace formulas and code blocks by tokens in one walk over the tree."""
+    has_tex_scripts = bool(root.xpath("//script[contains(@type, 'math/tex')][1]"))
+    config_scripts = root.xpath("//script[contains(., 'inlineMath') or contains(., 'delimiters')]/text()")
+    delimiters = delimiters_from_config([str(script) for script in config_scripts])
+
+    elements = list(root.iter())
+    skip = 0
+    for element in elements:
+        if skip:
+            skip -= 1
+            continue
+        tag = element.tag
+        if not isinstance(tag, str):  # a comment or processing instruction
+            element.tail = _protect_text(element.tail, delimiters, protected)
+            continue
+        # The HTML parser lower-cases tags; only XHTML islands such as MathML carry a namespace.
+        name = local_name(element) if "}" in tag else tag
+        replaced = _protect_element(element, name, has_tex_scripts, delimiters, protected)
+        opaque = name in _OPAQUE_TAGS
+        if replaced or opaque:
+            # Descendants directly follow their ancestor in document order.
+            skip = sum(1 for _ in element.iter()) - 1
+        if replaced:
+            continue
+        if not opaque:
+            element.text = _protect_text(element.text, delimiters, protected)
+        element.tail = _protect_text(element.tail, delimiters, protected)
+
+
+def _protect_element(
+    element: HtmlElement, name: str, has_tex_scripts: bool, delimiters: TextDelimiters, protected: _Protected
+) -> bool:
+    """Replace one formula or code element by its token; return True when it was replaced."""
+    if name == "pre" or (name == "code" and is_br_code_block(element)):
+        block = code_from_pre(element) if name == "pre" else code_from_br_lines(element)
+        # trafilatura deletes <figure> with everything in it, and highlighters such as
+        # Expressive Code wrap each code block in one.
+        for figure in element.iterancestors("figure"):
+            figure.tag = "div"
+        if block.text.strip():
+            _replace_with_block_token(element, protected.add_code(block), delimiters, protected)
+        else:
+            _replace_with_text(element, "", delimiters, protected)
+        return True
+
+    pieces = _formula_pieces(element, name, has_tex_scripts)
+    if pieces is None:
+        return False
+    tokens = "".join(_token_or_text(piece, protected) for piece in pieces)
+    parent = element.getparent()
+    standalone_display = len(pieces) == 1 and isinstance(pieces[0], Formula) and pieces[0].display
+    if tokens and standalone_display and parent is not None and local_name(parent) in _BLOCK_CONTAINER_TAGS:
+        # Loose text between blocks of a <div> or <body> is lost by trafilatura, so a
+        # display formula there gets a paragraph of its own.
+        _replace_with_block_token(element, tokens, delimiters, protected)
+    else:
+        _replace_with_text(element, tokens, delimiters, protected)
+    return True
+
+
+def _formula_pieces(element: HtmlElement, name: str, has_tex_scripts: bool) -> list[str | Formula] | None:
+    """Return the formulas (and text) an element is, [] for a rendered copy, None for other elements."""
+    if name == "script":
+        formula = formula_from_script(element)
+    elif name == "math":
+        formula = formula_from_mathml(element)
+    elif name == "img":
+        formula = formula_from_image(element)
+    elif name == "mjx-container":
+        # MathJax 3 keeps a MathML copy for screen readers; without it the glyphs
+        # are CSS content, so the container has no usable text either way.
+        math = next((child for child in element.iter() if local_name(child) == "math"), None)
+        if math is None:
+            return []
+        formula = formula_from_mathml(math, display=element.get("display") == "true")
+    else:
+        class_attribute = element.get("class")
+        if not class_attribute:
+            return None
+        element_classes = set(class_attribute.split())
+        if element_classes & {"katex", "katex-display"}:
+            formula = formula_from_katex(element)
+        elif element_classes & _MATHJAX_OUTPUT_CLASSES and has_tex_scripts:
+            return []
+        elif element_classes & _TEX_SOURCE_CLASSES:
+            return formulas_from_math_class(element)
+        else:
+            return None
+    return None if formula is None else [formula]
+
+
+def _token_or_text(piece: str | Formula, protected: _Protected) -> str:
+    if not isinstance(piece, Formula):
+        return _HTML_SPACE_RE.sub(" ", piece)
+    if not piece.tex.strip() or is_macro_definition(piece.tex):
+        # Macro definitions render to nothing; they are not content.
+        return ""
+    return protected.add_formula(piece)
+
+
+def _protect_text(text: str | None, delimiters: TextDelimiters, protected: _Protected) -> str | None:
+    """Replace delimited TeX in one text node by tokens and collapse its whitespace.
+
+    Outside <pre> a browser shows any run of spaces and newlines as one space.
+    Some trafilatura paths (recall mode, for one) copy text verbatim, and source
+    indentation at a line start would read as a Markdown code block.
+    """
+    if not text:
+        return text
+    if not ("\\" in text or "$" in text or "[" in text or "#" in text):
+        return _HTML_SPACE_RE.sub(" ", text)
+    pieces = split_tex_spans(text, delimiters)
+    if len(pieces) == 1:
+        return _HTML_SPACE_RE.sub(" ", text)
+    return "".join(_token_or_text(piece, protected) for piece in pieces)
+
+
+def _replace_with_text(element: HtmlElement, text: str, delimiters: TextDelimiters, protected: _Protected) -> None:
+    # Keep the element's tail, which is text of the parent that follows it.
+    text += _protect_text(element.tail, delimiters, protected) or ""
+    parent = element.getparent()
+    if parent is None:
+        return
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+    parent.remove(element)
+
+
+def _replace_with_block_token(
+    element: HtmlElement, token: str, delimiters: TextDelimiters, protected: _Protected
+) -> None:
+    # A <p> of its own makes trafilatura keep the block on separate lines.
+    paragraph = lxml.html.Element("p")
+    paragraph.text = token
+    paragraph.tail = _protect_text(element.tail, delimiters, protected)
+    parent = element.getparent()
+    if parent is not None:
+        parent.replace(element, paragraph)
+
+
+# ---------------------------------------------------------------------------
+# Restore
+
+
+def _restore(
+    markdown: str, protected: _Protected, *, title: str | None, charset: str, url: str | None
+) -> HtmlExtraction:
+    """Put formulas and code blocks back in trafilatura's Markdown and count them."""
+    math_re = re.compile(re.escape(protected.math_prefix) + r"(\d+)X")
+    code_re = re.compile(re.escape(protected.code_prefix) + r"(\d+)X")
+
+    formulas_seen = {int(index) for index in math_re.findall(markdown)}
+    markdown = math_re.sub(lambda match: to_markdown(protected.formulas[int(match.group(1))]), markdown)
+
+    code_seen = {int(index) for index in code_re.findall(markdown)}
+    lines = []
+    for line in markdown.split("\n"):
+        lines.extend(_restore_code_line(line, code_re, protected) if code_re.search(line) else [line])
+    text = "\n".join(lines).strip()
+
+    formulas_dropped = len(protected.formulas) - len(formulas_seen)
+    code_dropped = len(protected.code_blocks) - len(code_seen)
+    if formulas_dropped or code_dropped:
+        logger.debug(
+            "%s: %d formulas and %d code blocks left out with the boilerplate", url, formulas_dropped, code_dropped
+        )
+    return HtmlExtraction(
+        text=text,
+        title=title,
+        charset=charset,
+        formula_count=len(formulas_seen),
+        code_block_count=len(code_seen),
+        formulas_dropped=formulas_dropped,
+        code_blocks_dropped=code_dropped,
+    )
+
+
+def _restore_code_line(line: str, code_re: re.Pattern[str], protected: _Protected) -> list[str]:
+    """Expand the code tokens of one Markdown line into fenced blocks on their own lines.
+
+    Text around a token goes on lines of its own. The line's indentation or
+    blockquote markers are repeated on every fence line, so the block stays inside
+    its list item or quote.
+    """
+    prefix = _LINE_PREFIX_RE.match(line).group(0)
+    # NOTE: a token inside a Markdown table row also becomes a fence, which splits the table.
+    output = []
+    parts = code_re.split(line[len(prefix) :])
+    for position, part in enumerate(parts):
+        if position % 2 == 0:
+            if part.strip():
+                output.append(prefix + part.strip())
+            continue
+        fence = to_fence(protected.code_blocks[int(part)])
+        output.extend(prefix + fence_line if fence_line else prefix.rstrip() for fence_line in fence.split("\n"))
+    return output
