@@ -226,7 +226,7 @@ class HeuristicFilter:
     reused; missing ones are computed with :class:`HeuristicSignals` and appended.
     """
 
-    step = "heuristic_filter"
+    step = "heuristics"
 
     def __init__(self, **fields) -> None:
         self.config = HeuristicFilterConfig(**fields)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import statistics
+import unicodedata
 from dataclasses import dataclass
 
 import pymupdf
 
 from mimo_data.extract.errors import ExtractionError
 
-logger = logging.getLogger(__name__)
 
 # Span flag bit that pymupdf sets for monospaced fonts (pymupdf.TEXT_FONT_MONOSPACED).
 _MONOSPACED_FLAG = 8
@@ -19,9 +18,26 @@ _MONOSPACED_FONT_RE = re.compile(r"mono|courier|consol|menlo|inconsolata", re.IG
 # Text lines whose vertical centres are this close (in points) share a row: pymupdf
 # splits a row into several lines where the gap between words is wide, as in code.
 _SAME_ROW_POINTS = 2.0
+# How far (in points) a column block may cross the page centre, for ragged gutters.
+_COLUMN_SLACK_POINTS = 10.0
 # A hyphen after a letter at a line end, with a lower-case letter opening the next
 # line, splits a word ("volup-" + "tua"). Any other hyphen is kept.
 _HYPHENATED_END_RE = re.compile(r"(?<=[^\W\d_])-$")
+
+
+# TeX fonts draw accents as separate spacing glyphs placed before the letter, so
+# "Ján Mináč" comes out as "J´an Min´aˇc". Each maps to its combining character.
+_SPACING_ACCENTS = {
+    "\u00b4": "\u0301",  # acute
+    "\u02c7": "\u030c",  # caron
+    "\u00a8": "\u0308",  # diaeresis
+    "\u02dc": "\u0303",  # tilde
+    "\u02c6": "\u0302",  # circumflex
+    "\u02d8": "\u0306",  # breve
+    "\u02d9": "\u0307",  # dot above
+    "\u02da": "\u030a",  # ring above
+}
+_SPACING_ACCENT_RE = re.compile("([" + "".join(_SPACING_ACCENTS) + "])([A-Za-z])")
 
 
 @dataclass
@@ -84,10 +100,9 @@ def _open(content: bytes, path: str | None) -> pymupdf.Document:
 
 
 def _page_text(page_dict: dict) -> str:
-    paragraphs = []
-    for block in page_dict.get("blocks", []):
-        if block.get("type") != 0:  # 1 is an image block
-            continue
+    paragraphs: list[str] = []
+    text_blocks = [block for block in page_dict.get("blocks", []) if block.get("type") == 0]  # 1 is an image
+    for block in _column_order(text_blocks, page_width=page_dict.get("width", 0.0)):
         lines = _block_lines(block)
         if not lines:
             continue
@@ -95,9 +110,42 @@ def _page_text(page_dict: dict) -> str:
             paragraph = _code_text(lines)
         else:
             paragraph = _prose_text(lines)
-        if paragraph.strip():
+        if not paragraph.strip():
+            continue
+        if paragraphs and _HYPHENATED_END_RE.search(paragraphs[-1]) and paragraph[:1].islower():
+            # A word split by a hyphen across two blocks, as at a column break.
+            paragraphs[-1] = paragraphs[-1][:-1] + paragraph
+        else:
             paragraphs.append(paragraph)
     return "\n\n".join(paragraphs)
+
+
+def _column_order(blocks: list[dict], *, page_width: float) -> list[dict]:
+    """Order blocks for two-column pages: left column, then right, between full-width blocks.
+
+    pymupdf's ``sort=True`` orders blocks by their top edge, which interleaves the
+    lines of two columns. A block narrower than half the page and entirely on one
+    side of the centre belongs to that column. A full-width block (title, figure
+    caption across both columns) ends the column section above it.
+    """
+    if page_width <= 0:
+        return blocks
+    centre = page_width / 2
+    ordered: list[dict] = []
+    left: list[dict] = []
+    right: list[dict] = []
+    for block in blocks:
+        x0, _, x1, _ = block["bbox"]
+        if x1 <= centre + _COLUMN_SLACK_POINTS and x1 - x0 < centre:
+            left.append(block)
+        elif x0 >= centre - _COLUMN_SLACK_POINTS and x1 - x0 < centre:
+            right.append(block)
+        else:
+            ordered.extend(left + right)
+            left, right = [], []
+            ordered.append(block)
+    ordered.extend(left + right)
+    return ordered
 
 
 def _block_lines(block: dict) -> list[_Line]:
@@ -157,4 +205,11 @@ def _prose_text(lines: list[_Line]) -> str:
             paragraph = paragraph[:-1] + row_text
         else:
             paragraph = f"{paragraph} {row_text}"
-    return paragraph
+    return _compose_accents(paragraph)
+
+
+def _compose_accents(text: str) -> str:
+    if not _SPACING_ACCENT_RE.search(text):
+        return text
+    combined = _SPACING_ACCENT_RE.sub(lambda match: match.group(2) + _SPACING_ACCENTS[match.group(1)], text)
+    return unicodedata.normalize("NFC", combined)

@@ -69,6 +69,11 @@ class Tokenizer:
             pad_id = eos_id
         self.pad_id: int = pad_id
 
+    def __setstate__(self, state: dict) -> None:
+        # tokenizers 0.23 drops encode_special_tokens when pickled (as Ray does), so set it again.
+        self.__dict__.update(state)
+        self._tokenizer.encode_special_tokens = True
+
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Encode each text to a 1-D int32 array of ids, adding no special tokens."""
         for index, text in enumerate(texts):

@@ -225,4 +225,6 @@ class TransformerLM(nn.Module):
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy in nats over targets that are not IGNORE_INDEX."""
+    # NOTE: this is NaN when every target is IGNORE_INDEX, which happens only for a batch
+    # of rows whose tokens are all padding apart from the first.
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX)

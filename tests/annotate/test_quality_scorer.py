@@ -62,7 +62,7 @@ def test_reasoning_outscores_spam(shared_dir):
 
 def test_scores_in_unit_interval_and_nulls():
     table = _table(["A short line.", "Plain text that no one dropped. " * 40, None])
-    table = mark_dropped(table, ["too_short", None, None], step="heuristic_filter")
+    table = mark_dropped(table, ["too_short", None, None], step="heuristics")
     out = QualityScorer()(table)
     assert out.schema.field("quality").type == pa.float32()
     scores = out.column("quality").to_pylist()

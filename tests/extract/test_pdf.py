@@ -76,3 +76,27 @@ def test_generated_pdf_text_round_trips():
 
     assert result.page_count == 2
     assert result.text == "First page paragraph.\n\nSecond page paragraph."
+
+
+def test_tex_spacing_accents_composed():
+    # The acknowledgements of this paper name "Ján Mináč", typeset with TeX accents.
+    text = extract_pdf((CORPUS / "pdf" / "olmocr__math_2503_04086.pdf").read_bytes()).text
+    assert "We also thank Ján Mináč for his constant encouragement" in text
+    assert "´" not in text
+
+
+def test_two_columns_read_in_order():
+    # The left column starts lower than the right one, so ordering blocks by their
+    # top edge alone would put the right column first.
+    document = pymupdf.open()
+    page = document.new_page(width=600, height=800)
+    page.insert_textbox(pymupdf.Rect(40, 40, 560, 80), "A title across the page")
+    page.insert_textbox(pymupdf.Rect(40, 150, 280, 700), "Left column first line.\nLeft column second line.")
+    page.insert_textbox(pymupdf.Rect(320, 100, 560, 700), "Right column first line.\nRight column second line.")
+    content = document.tobytes()
+    document.close()
+
+    text = extract_pdf(content).text
+
+    assert text.index("A title") < text.index("Left column first") < text.index("Left column second")
+    assert text.index("Left column second") < text.index("Right column first")

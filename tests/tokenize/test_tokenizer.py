@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import unicodedata
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def test_literal_special_token_text_is_not_special(tokenizer):
     assert tokenizer.eos_id not in ids.tolist()
     assert tokenizer.pad_id not in ids.tolist()
     assert tokenizer.decode(ids) == text
+
+
+def test_pickled_tokenizer_keeps_literal_text(tokenizer):
+    text = "ends with <|endoftext|>"
+    copy = pickle.loads(pickle.dumps(tokenizer))
+    [ids] = copy.encode_batch([text])
+    assert copy.eos_id not in ids.tolist()
+    assert ids.tolist() == tokenizer.encode_batch([text])[0].tolist()
 
 
 def test_encode_adds_no_special_tokens(tokenizer):
