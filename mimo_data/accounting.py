@@ -18,15 +18,16 @@ def step_accounting(ledger: pa.Table, step_order: tuple[str, ...]) -> list[dict]
     ``drop_reason`` null for kept documents. The documents in at a step are the
     documents kept by the step before it.
     """
-    drops: Counter = Counter(zip(ledger.column("drop_step").to_pylist(), ledger.column("drop_reason").to_pylist()))
-    unknown = sorted({step for step, reason in drops if reason is not None and step not in step_order})
+    pairs = zip(ledger.column("drop_step").to_pylist(), ledger.column("drop_reason").to_pylist())
+    drops: Counter = Counter((step, reason) for step, reason in pairs if reason is not None)
+    unknown = sorted({str(step) for step, _ in drops if step not in step_order})
     if unknown:
         raise AccountingError(f"documents dropped by unknown steps {unknown}; known steps: {', '.join(step_order)}")
 
     entries = []
     documents_in = ledger.num_rows
     for step in step_order:
-        dropped = {reason: count for (drop_step, reason), count in sorted(drops.items()) if drop_step == step and reason is not None}
+        dropped = {reason: count for (drop_step, reason), count in sorted(drops.items()) if drop_step == step}
         kept = documents_in - sum(dropped.values())
         entries.append({"step": step, "documents_in": documents_in, "kept": kept, "dropped": dropped})
         documents_in = kept

@@ -108,6 +108,7 @@ class StageConfig:
 class RayConfig:
     num_cpus: int | None = None  # CPUs of the embedded local Ray; None lets Ray use all of them
     address: str | None = None  # an existing cluster; --address and RAY_ADDRESS override it
+    max_actors_per_step: int = 1  # workers of a model-loading step (annotate, MinHash, tokenize); each takes 1 CPU
 
 
 @dataclass(kw_only=True)
@@ -243,6 +244,8 @@ def _check_pipeline(config: PipelineConfig) -> None:
         stage_names.add(stage.name)
 
     _check_steps(config.steps)
+    if config.ray.max_actors_per_step < 1:
+        raise ConfigError("pipeline.ray.max_actors_per_step", f"must be at least 1, found {config.ray.max_actors_per_step}")
     if config.rows_per_shard < 1:
         raise ConfigError("pipeline.rows_per_shard", f"must be at least 1, found {config.rows_per_shard}")
 

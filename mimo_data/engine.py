@@ -25,12 +25,15 @@ from mimo_data import __version__
 from mimo_data.accounting import step_accounting
 from mimo_data.config import PipelineConfig, StageConfig
 from mimo_data.mixture.plan import Candidate, StagePlan, plan_stage
-from mimo_data.steps import INPUT_FILE_SCHEMA, LanguageFilter, QualityFilter, TokenizeStep, extract_text, read_files
+from mimo_data.steps import INPUT_FILE_SCHEMA, AnnotateStep, TokenizeStep, extract_text, read_files
 
 logger = logging.getLogger(__name__)
 
 # Steps in the order they run; the accounting lists them in this order.
 STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "dedup_exact", "dedup_url", "dedup_minhash", "tokenize")
+
+# Blocks of the input file list; more files than this share blocks.
+MAX_READ_BLOCKS = 512
 
 # Columns left out of the kept documents written under documents/: bulky or meaningless once kept.
 DOCUMENT_COLUMNS_SKIPPED = {"content", "token_ids", "drop_reason", "drop_step"}
@@ -79,7 +82,7 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     documents = _deduplicate(documents, config)
     documents = documents.map_batches(
         TokenizeStep, fn_constructor_kwargs={"tokenizer": config.tokenizer}, batch_format="pyarrow",
-        batch_size=64, concurrency=1,
+        batch_size=64, compute=_actor_pool(config),
     ).materialize()
 
     # 2. Accounting over every document ever read.
@@ -118,30 +121,30 @@ def _annotated_documents(config: PipelineConfig):
     """Read, extract and annotate every document; filters mark drops, nothing is removed."""
     import ray.data
 
-    from mimo_data.annotate.heuristics import HeuristicFilter, HeuristicSignals
-    from mimo_data.annotate.language import LanguageTagger
-    from mimo_data.annotate.quality import QualityScorer
-
     steps = config.steps
-    files = ray.data.from_arrow(_input_files(config))
+    input_files = _input_files(config)
+    # One block per file (up to a cap) so that files are read and extracted in parallel.
+    files = ray.data.from_arrow(input_files).repartition(max(1, min(input_files.num_rows, MAX_READ_BLOCKS)))
     documents = files.map_batches(read_files, batch_format="pyarrow", batch_size=1)
     documents = documents.map_batches(extract_text, batch_format="pyarrow", batch_size=8)
     documents = documents.drop_columns(["content"])
-    documents = documents.map_batches(LanguageTagger, batch_format="pyarrow", batch_size=64, concurrency=1)
     documents = documents.map_batches(
-        LanguageFilter, fn_constructor_kwargs=dataclasses.asdict(steps.language), batch_format="pyarrow", concurrency=1
-    )
-    documents = documents.map_batches(HeuristicSignals, batch_format="pyarrow", batch_size=64, concurrency=1)
-    documents = documents.map_batches(
-        HeuristicFilter, fn_constructor_kwargs=dataclasses.asdict(steps.heuristics), batch_format="pyarrow", concurrency=1
-    )
-    documents = documents.map_batches(
-        QualityScorer, fn_constructor_kwargs={"model_path": steps.quality.model_path}, batch_format="pyarrow", concurrency=1
-    )
-    documents = documents.map_batches(
-        QualityFilter, fn_constructor_kwargs={"min_score": steps.quality.min_score}, batch_format="pyarrow", concurrency=1
+        AnnotateStep,
+        fn_constructor_kwargs={
+            "language": dataclasses.asdict(steps.language),
+            "heuristics": dataclasses.asdict(steps.heuristics),
+            "quality": dataclasses.asdict(steps.quality),
+        },
+        batch_format="pyarrow", batch_size=64, compute=_actor_pool(config),
     )
     return documents.materialize()
+
+
+def _actor_pool(config: PipelineConfig):
+    """Actors for a step that loads a model: one per worker, at most ``ray.max_actors_per_step``."""
+    from ray.data import ActorPoolStrategy
+
+    return ActorPoolStrategy(min_size=1, max_size=config.ray.max_actors_per_step)
 
 
 def _deduplicate(documents, config: PipelineConfig):
@@ -167,7 +170,9 @@ def _deduplicate(documents, config: PipelineConfig):
         if keyer_kwargs is None:
             documents = documents.map_batches(keyer, batch_format="pyarrow")
         else:
-            documents = documents.map_batches(keyer, fn_constructor_kwargs=keyer_kwargs, batch_format="pyarrow", concurrency=1)
+            documents = documents.map_batches(
+                keyer, fn_constructor_kwargs=keyer_kwargs, batch_format="pyarrow", compute=_actor_pool(config)
+            )
         documents = documents.materialize()
 
         keys = _collect(documents, ["id", key_column, "drop_reason"])

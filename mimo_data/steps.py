@@ -116,6 +116,33 @@ class QualityFilter:
         return mark_dropped(table, reasons, step="quality")
 
 
+class AnnotateStep:
+    """Language, heuristic signals and quality, with their filters, in one pass over a batch.
+
+    The models load once per worker; the filters still record their own step names,
+    so the accounting shows each of them.
+    """
+
+    def __init__(self, *, language: dict, heuristics: dict, quality: dict):
+        from mimo_data.annotate.heuristics import HeuristicFilter, HeuristicSignals
+        from mimo_data.annotate.language import LanguageTagger
+        from mimo_data.annotate.quality import QualityScorer
+
+        self.steps = [
+            LanguageTagger(),
+            LanguageFilter(keep=language["keep"], min_score=language["min_score"]),
+            HeuristicSignals(),
+            HeuristicFilter(**heuristics),
+            QualityScorer(model_path=quality["model_path"]),
+            QualityFilter(min_score=quality["min_score"]),
+        ]
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        for step in self.steps:
+            table = step(table)
+        return table
+
+
 class TokenizeStep:
     """Add ``token_ids`` (int32, no special tokens) and ``token_count`` to kept documents."""
 
@@ -140,13 +167,10 @@ class TokenizeStep:
         return mark_dropped(table, reasons, step="tokenize")
 
 
-def empty_input_files() -> pa.Table:
-    return INPUT_FILE_SCHEMA.empty_table()
-
-
 __all__ = [
     "DOCUMENT_SCHEMA",
     "INPUT_FILE_SCHEMA",
+    "AnnotateStep",
     "LanguageFilter",
     "QualityFilter",
     "TokenizeStep",

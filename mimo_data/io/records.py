@@ -55,7 +55,7 @@ def _jsonl_rows(
     try:
         for line_number, raw_line in enumerate(stream, start=1):
             if not raw_line.strip():
-                continue  # blank lines separate nothing and are not documents
+                continue  # a blank line is no document, so it gets no row
             yield _jsonl_row(raw_line, f"{path}#line={line_number}", source, domain,
                              text_column, url_column)
     except (OSError, EOFError, zlib.error) as error:
@@ -117,8 +117,10 @@ def read_parquet(
 ) -> Iterator[dict]:
     """Return an iterator of one row per record of a Parquet file, row group by row group.
 
-    Raises InputError at call time, before any row, when ``text_column`` is not
-    a string column of the file. A missing ``url_column`` leaves ``url`` null.
+    ``text_column`` names one top-level column, because the dotted and ``+``
+    forms of JSONL are not supported here. Raises InputError at call time,
+    before any row, when it is not a string column of the file. A missing
+    ``url_column`` leaves ``url`` null.
     """
     try:
         parquet_file = pq.ParquetFile(path)
