@@ -756,9 +756,11 @@ def _write_code_pdf(path: Path, rng: random.Random) -> None:
     page = document.new_page()
     title, code = _program_binary_search(rng)
     page.insert_text((72, 80), f"Listing 1: {title}", fontname="helv", fontsize=14)
+    prose = " ".join(_sentence(rng, CODE_NOUNS) for _ in range(5))
+    page.insert_textbox(pymupdf.Rect(72, 95, 540, 230), prose, fontname="helv", fontsize=11)
     # One insert_text per line keeps the leading spaces of each code line.
     for line_number, line in enumerate(code.splitlines()):
-        page.insert_text((72, 110 + 13 * line_number), line, fontname="cour", fontsize=10)
+        page.insert_text((72, 250 + 13 * line_number), line, fontname="cour", fontsize=10)
     _save_pdf(document, path)
 
 
@@ -792,7 +794,11 @@ def _math_response(rng: random.Random) -> tuple[str, str]:
         response = (f"Area = width x length = {width} x {height} = {width * height} square metres.\n"
                     f"Perimeter = 2 x (width + length) = 2 x ({width} + {height}) = {2 * (width + height)} m.\n"
                     f"The area is {width * height} m^2 and the perimeter is {2 * (width + height)} m.")
-    return question, response
+    plan = (f"We read the question carefully, write down what is given and what is asked, and work one step "
+            f"at a time so that every intermediate number can be checked. {_sentence(rng, MATH_NOUNS)}\n\n")
+    check = ("\n\nFinally we check the result against the numbers in the question: substituting it back gives "
+             "the values we started from, so the answer is consistent.")
+    return question, plan + response + check
 
 
 def _code_response(rng: random.Random) -> tuple[str, str]:
