@@ -17,6 +17,10 @@ EXTRACT_FORMATS = {
 }
 
 
+class UsageError(Exception):
+    """A command line that cannot be carried out as given, such as an unknown file type."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -105,7 +109,7 @@ def _extract_format(path: str) -> str:
             return fmt
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: file not found")
-    raise ValueError(f"{path}: unknown file type; expected one of {', '.join(sorted(EXTRACT_FORMATS))}")
+    raise UsageError(f"{path}: unknown file type; expected one of {', '.join(sorted(EXTRACT_FORMATS))}")
 
 
 def _run_inspect(args) -> int:
@@ -136,16 +140,11 @@ def _run_sample_corpus(args) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors caused by the user's input or config: printed as one line, exit code 2."""
     from mimo_data.config import ConfigError
+    from mimo_data.io import InputError
 
-    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, ValueError]
-    try:
-        from mimo_data.io import InputError
-
-        errors.append(InputError)
-    except ImportError:  # the readers are optional for `inspect` and `train`
-        pass
-    return tuple(errors)
+    return (ConfigError, InputError, FileNotFoundError, UsageError)
 
 
 _USER_ERRORS = _user_errors()

@@ -8,7 +8,7 @@ found (the engine then drops the document with a reason), and raise
 
 from mimo_data.extract.encoding import decode_html
 from mimo_data.extract.errors import ExtractionError
-from mimo_data.extract.html import HtmlExtraction, extract_html
+from mimo_data.extract.html import HtmlExtraction, extract_html, html_to_markdown
 from mimo_data.extract.pdf import PdfExtraction, extract_pdf
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "decode_html",
     "extract_html",
     "extract_pdf",
+    "html_to_markdown",
 ]

@@ -69,6 +69,94 @@ def code_language(element: HtmlElement) -> str | None:
     return None
 
 
+# Cells of one source line in code-view tables (Gitiles, Gitea, GitHub, Pygments
+# "table" line numbers): the line-number cell and the cell with the code line.
+_LINE_NUMBER_CELL_RE = re.compile(r"line-?num|lineno|linenos|line-number|blob-num|lines-num|gutter", re.IGNORECASE)
+_CODE_CELL_RE = re.compile(r"code|line-?content|linecontent|source", re.IGNORECASE)
+# Containers of forum BBCode blocks that list one line per <li> or per <br> (Discuz
+# "blockcode", vBulletin "bbcode_code", phpBB "codebox").
+_CODE_CONTAINER_CLASSES = {"blockcode", "codeblock", "code-block", "code_block", "bbcode_code", "codebox", "codecontent"}
+
+
+def is_line_table(table: HtmlElement) -> bool:
+    """Return True for a ``<table>`` that shows source code one line per row, beside line numbers.
+
+    Every row with cells must have a line-number cell and a code cell, and at least
+    one row must exist, so a data table that happens to number its rows (no code
+    cell) is left alone.
+    """
+    rows = [row for row in table.iter("tr") if _nearest_table(row) is table]
+    if not rows:
+        return False
+    for row in rows:
+        cells = [cell for cell in row if cell.tag in ("td", "th")]
+        if not cells:
+            continue
+        if _line_cells(cells) is None:
+            return False
+    return True
+
+
+def code_from_line_table(table: HtmlElement) -> CodeBlock:
+    """Read a code-view table: the code cell of each row is one line (or a whole ``<pre>``)."""
+    lines = []
+    language = None
+    for row in table.iter("tr"):
+        if _nearest_table(row) is not table:
+            continue
+        cells = [cell for cell in row if cell.tag in ("td", "th")]
+        line_cells = _line_cells(cells) if cells else None
+        if line_cells is None:
+            continue
+        code_cell = line_cells[1]
+        language = language or code_language(code_cell) or next(
+            (code_language(child) for child in code_cell.iter("pre", "code") if code_language(child)), None
+        )
+        text = _join_lines(_iter_text(code_cell))
+        # Highlighters end each line's cell with the newline of that line.
+        lines.append(text[:-1] if text.endswith("\n") else text)
+    return CodeBlock(_trim_blank_lines("\n".join(lines)), language or code_language(table))
+
+
+def is_list_code_block(element: HtmlElement) -> bool:
+    """Return True for a forum code container (``div.blockcode``) without a ``<pre>`` inside."""
+    if not _CODE_CONTAINER_CLASSES & set((element.get("class") or "").split()):
+        return False
+    return next(element.iter("pre"), None) is None and any(True for _ in element.iter("li", "br"))
+
+
+def code_from_list_block(element: HtmlElement) -> CodeBlock:
+    """Read a forum code container whose lines are ``<li>`` items or ``<br>``-separated.
+
+    Only the ``<ol>``/``<ul>`` is read when there is one, because the container also
+    holds buttons such as "copy code".
+    """
+    listing = next(element.iter("ol", "ul"), None)
+    block = code_from_br_lines(listing if listing is not None else element)
+    return CodeBlock(block.text, code_language(element) or block.language)
+
+
+def _nearest_table(element: HtmlElement) -> HtmlElement | None:
+    return next(element.iterancestors("table"), None)
+
+
+def _line_cells(cells: list[HtmlElement]) -> tuple[HtmlElement, HtmlElement] | None:
+    # Returns (line-number cell, code cell) of one row, or None when the row has no such pair.
+    number_cell = next((cell for cell in cells if _is_line_number_cell(cell)), None)
+    if number_cell is None:
+        return None
+    code_cells = [cell for cell in cells if cell is not number_cell and _CODE_CELL_RE.search(cell.get("class") or "")]
+    if not code_cells:
+        return None
+    return number_cell, code_cells[-1]
+
+
+def _is_line_number_cell(cell: HtmlElement) -> bool:
+    if _LINE_NUMBER_CELL_RE.search(cell.get("class") or ""):
+        return True
+    return cell.get("data-line-number") is not None
+
+
 def to_fence(block: CodeBlock) -> str:
     """Render a code block as a Markdown fence longer than any backtick run in it."""
     longest_run = max((len(run) for run in re.findall(r"`+", block.text)), default=0)

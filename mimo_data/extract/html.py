@@ -26,7 +26,17 @@ import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
 
-from mimo_data.extract.code import CodeBlock, code_from_br_lines, code_from_pre, is_br_code_block, to_fence
+from mimo_data.extract.code import (
+    CodeBlock,
+    code_from_br_lines,
+    code_from_line_table,
+    code_from_list_block,
+    code_from_pre,
+    is_br_code_block,
+    is_line_table,
+    is_list_code_block,
+    to_fence,
+)
 from mimo_data.extract.encoding import decode_html
 from mimo_data.extract.errors import ExtractionError
 from mimo_data.extract.math import (
@@ -36,6 +46,7 @@ from mimo_data.extract.math import (
     delimiters_from_config,
     formula_from_image,
     formula_from_katex,
+    formulas_from_katex_render,
     formulas_from_math_class,
     formula_from_mathml,
     formula_from_script,
@@ -73,6 +84,17 @@ _MATHJAX_OUTPUT_CLASSES = {
 _BLOCK_CONTAINER_TAGS = {
     "body", "div", "section", "article", "main", "header", "footer", "aside", "center",
     "figure", "blockquote", "form", "details",
+}
+# Class names of one post's text in forum and Q&A software: StackExchange (posts and
+# comments), XenForo 1 and 2, vBulletin 4, Discourse, Discuz, Flarum, phpBB, Invision.
+_POST_BODY_CLASSES = frozenset({
+    "js-post-body", "comment-copy", "messageText", "bbWrapper", "postcontent", "cooked", "t_f",
+    "Post-body", "postbody", "post_body", "cPost_contentWrap",
+})
+# Fewer post bodies than this is an article with a comment widget, not a thread.
+MIN_THREAD_POSTS = 2
+_BLOCK_TAGS = _BLOCK_CONTAINER_TAGS | {
+    "p", "pre", "ul", "ol", "dl", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
 }
 _TEX_SOURCE_CLASSES = {"math-container", "math", "tex", "latex", "arithmatex", "mathjax-tex"}
 _HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
@@ -135,9 +157,18 @@ def extract_html(
 
     protected = _Protected(_unused_prefix(text, "MIMOMATH"), _unused_prefix(text, "MIMOCODE"))
     _protect(root, protected)
+    root = _keep_only_posts(root, url=url)
 
     markdown = trafilatura.extract(root, url=url, **TRAFILATURA_OPTIONS) or ""
     return _restore(markdown, protected, title=title, charset=charset, url=url)
+
+
+def html_to_markdown(html: str | bytes, url: str | None = None) -> str:
+    """Return the main content of an HTML page as Markdown, the ``text`` of ``extract_html``.
+
+    Raises ExtractionError for input without any markup, like ``extract_html``.
+    """
+    return extract_html(html, url=url).text
 
 
 def parse_html(text: str, *, url: str | None = None) -> HtmlElement:
@@ -185,6 +216,7 @@ def _protect(root: HtmlElement, protected: _Protected) -> None:
     has_tex_scripts = bool(root.xpath("//script[contains(@type, 'math/tex')][1]"))
     config_scripts = root.xpath("//script[contains(., 'inlineMath') or contains(., 'delimiters')]/text()")
     delimiters = delimiters_from_config([str(script) for script in config_scripts])
+    _protect_katex_render_targets(root, protected)
 
     elements = list(root.iter())
     skip = 0
@@ -210,12 +242,29 @@ def _protect(root: HtmlElement, protected: _Protected) -> None:
         element.tail = _protect_text(element.tail, delimiters, protected)
 
 
+def _protect_katex_render_targets(root: HtmlElement, protected: _Protected) -> None:
+    """Put the formula of each ``katex.render("TeX", element)`` call into its target element.
+
+    The target is empty or contains a placeholder until the script runs, and the TeX
+    exists only in the script, which trafilatura drops.
+    """
+    for script in root.xpath("//script[contains(., 'katex.render')]"):
+        for target_id, formula in formulas_from_katex_render(script.text or ""):
+            targets = root.xpath("//*[@id=$id]", id=target_id)
+            if not targets or is_macro_definition(formula.tex):
+                continue
+            target = targets[0]
+            for child in list(target):
+                target.remove(child)
+            target.text = protected.add_formula(formula)
+
+
 def _protect_element(
     element: HtmlElement, name: str, has_tex_scripts: bool, delimiters: TextDelimiters, protected: _Protected
 ) -> bool:
     """Replace one formula or code element by its token; return True when it was replaced."""
-    if name == "pre" or (name == "code" and is_br_code_block(element)):
-        block = code_from_pre(element) if name == "pre" else code_from_br_lines(element)
+    block = _code_block(element, name)
+    if block is not None:
         # trafilatura deletes <figure> with everything in it, and highlighters such as
         # Expressive Code wrap each code block in one.
         for figure in element.iterancestors("figure"):
@@ -239,6 +288,19 @@ def _protect_element(
     else:
         _replace_with_text(element, tokens, delimiters, protected)
     return True
+
+
+def _code_block(element: HtmlElement, name: str) -> CodeBlock | None:
+    """Return the code block an element is (``<pre>``, code-view table, forum code), else None."""
+    if name == "pre":
+        return code_from_pre(element)
+    if name == "code" and is_br_code_block(element):
+        return code_from_br_lines(element)
+    if name == "table" and is_line_table(element):
+        return code_from_line_table(element)
+    if name == "div" and is_list_code_block(element):
+        return code_from_list_block(element)
+    return None
 
 
 def _formula_pieces(element: HtmlElement, name: str, has_tex_scripts: bool) -> list[str | Formula] | None:
@@ -325,6 +387,61 @@ def _replace_with_block_token(
 
 
 # ---------------------------------------------------------------------------
+# Forum and Q&A threads
+
+
+def _keep_only_posts(root: HtmlElement, *, url: str | None) -> HtmlElement:
+    """Return a tree with only the thread's title and post bodies when the page is a thread.
+
+    trafilatura keeps the densest block of a page, which on a Q&A page is often the
+    question alone, and it drops short answers and comments as boilerplate. A page
+    with at least ``MIN_THREAD_POSTS`` post bodies, found by the class names of
+    common forum and Q&A software, is rebuilt as one article holding every post in
+    page order, so that trafilatura sees nothing else. Other pages are returned as they are.
+    """
+    posts = [element for element in root.iter() if _is_post_body(element)]
+    # A quoted post inside another post is part of that post.
+    posts = [post for post in posts if not any(_is_post_body(ancestor) for ancestor in post.iterancestors())]
+    if len(posts) < MIN_THREAD_POSTS:
+        return root
+
+    article = lxml.html.Element("article")
+    heading = next(iter(root.iter("h1")), None)
+    if heading is not None and heading.text_content().strip():
+        article.append(_detached_copy(heading))
+    for post in posts:
+        post.getparent().remove(post)
+        # trafilatura drops elements whose class or id says "comment", and loose text
+        # in a <div>, so a post becomes a plain <div>, or a <p> when it holds only inline markup.
+        post.attrib.clear()
+        post.tag = "div" if any(local_name(child) in _BLOCK_TAGS for child in post) else "p"
+        post.tail = None
+        article.append(post)
+
+    head = root.find("head")
+    page = lxml.html.Element("html")
+    if head is not None:
+        page.append(head)
+    body = lxml.html.Element("body")
+    body.append(article)
+    page.append(body)
+    logger.debug("%s: thread page, kept %d post bodies", url, len(posts))
+    return page
+
+
+def _is_post_body(element: HtmlElement) -> bool:
+    if not isinstance(element.tag, str):
+        return False
+    class_attribute = element.get("class")
+    return bool(class_attribute) and not _POST_BODY_CLASSES.isdisjoint(class_attribute.split())
+
+
+def _detached_copy(element: HtmlElement) -> HtmlElement:
+    copy = lxml.html.fromstring(lxml.html.tostring(element, encoding="unicode", with_tail=False))
+    return copy
+
+
+# ---------------------------------------------------------------------------
 # Restore
 
 
@@ -336,6 +453,9 @@ def _restore(
     code_re = re.compile(re.escape(protected.code_prefix) + r"(\d+)X")
 
     formulas_seen = {int(index) for index in math_re.findall(markdown)}
+    # "$a$$b$" would read as a "$$" delimiter, so adjacent formulas get a space between them.
+    adjacent_re = re.compile(rf"({math_re.pattern})(?={re.escape(protected.math_prefix)}\d)")
+    markdown = adjacent_re.sub(r"\1 ", markdown)
     markdown = math_re.sub(lambda match: to_markdown(protected.formulas[int(match.group(1))]), markdown)
 
     code_seen = {int(index) for index in code_re.findall(markdown)}

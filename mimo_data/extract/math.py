@@ -200,6 +200,32 @@ def formula_from_image(img: HtmlElement) -> Formula | None:
     return Formula(tex, display)
 
 
+# katex.render("TeX", element) draws a formula into an empty element when the page loads.
+_KATEX_RENDER_RE = re.compile(
+    r"katex\.render\(\s*(?P<quote>[\"'])(?P<tex>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*,\s*"
+    r"(?:document\.getElementById\(\s*[\"'](?P<id>[\w-]+)[\"']\s*\)|(?P<name>[\w$]+))"
+    r"(?P<options>\s*,\s*\{[^}]*\})?",
+    re.DOTALL,
+)
+
+
+def formulas_from_katex_render(script_text: str) -> list[tuple[str, Formula]]:
+    """Return (element id, formula) for each ``katex.render`` call with a literal TeX string."""
+    calls = []
+    for match in _KATEX_RENDER_RE.finditer(script_text):
+        tex = _unescape_js(match.group("tex")).strip()
+        target = match.group("id") or match.group("name")
+        display = "displayMode:true" in (match.group("options") or "").replace(" ", "")
+        if tex:
+            calls.append((target, Formula(tex, display)))
+    return calls
+
+
+def _unescape_js(literal: str) -> str:
+    # JavaScript string escapes that occur in TeX: \\ for a backslash and escaped quotes.
+    return re.sub(r"\\(.)", lambda match: {"n": "\n", "t": "\t"}.get(match.group(1), match.group(1)), literal)
+
+
 _TEX_HINT_RE = re.compile(r"\\[A-Za-z]+|[\^_]\{|[\^_]\w")
 _BLOCK_TAGS = {"div", "p", "td", "li", "center", "figure", "blockquote"}
 # Elements that hold TeX source are parsed with every delimiter enabled.
@@ -215,17 +241,57 @@ def formulas_from_math_class(element: HtmlElement) -> list[str | Formula] | None
     TeX syntax, because some sites use the class for formulas written in plain
     HTML (``T<sub>min</sub> = 4.7 yr``).
     """
+    display = local_name(element) in _BLOCK_TAGS
     if len(element) > 0:
-        return None
+        return _formula_from_inline_html(element, display)
     text = element.text or ""
     if not text.strip():
         return None
     pieces = split_tex_spans(text, _ALL_DELIMITERS)
     if len(pieces) > 1:
         return pieces
-    if not _TEX_HINT_RE.search(text):
+    if not _TEX_HINT_RE.search(text) and not _is_plain_formula(text):
         return None
-    return [Formula(text.strip(), local_name(element) in _BLOCK_TAGS)]
+    return [Formula(text.strip(), display)]
+
+
+# A formula written in plain HTML has a relation or operator sign; longer text under
+# a "math" class is prose (a whole exercise, say), not one formula.
+_PLAIN_FORMULA_RE = re.compile(r"[=<>+\u2212\u00d7\u00f7\u2192\u2190\u2248\u2245\u2260\u2264\u2265\u221d]")
+MAX_HTML_FORMULA_CHARS = 300
+_SCRIPT_TAGS = {"sub": "_", "sup": "^"}
+_INLINE_FORMULA_TAGS = {"sub", "sup", "i", "em", "b", "strong", "var", "span", "small"}
+
+
+def _formula_from_inline_html(element: HtmlElement, display: bool) -> list[str | Formula] | None:
+    """Read a formula written as HTML text with ``<sub>``/``<sup>``, such as ``T<sub>min</sub> = 4.7 yr``.
+
+    Characters stay as written because the text is not TeX. Returns None when the
+    element holds other markup or does not look like a formula.
+    """
+    if any(local_name(child) not in _INLINE_FORMULA_TAGS for child in element.iter() if child is not element):
+        return None
+    if not _is_plain_formula(element.text_content()):
+        return None
+    tex = _inline_html_tex(element)
+    return [Formula(_HTML_SPACE_RE.sub(" ", tex).strip(), display)]
+
+
+def _is_plain_formula(text: str) -> bool:
+    return len(text) <= MAX_HTML_FORMULA_CHARS and bool(_PLAIN_FORMULA_RE.search(text))
+
+
+def _inline_html_tex(element: HtmlElement) -> str:
+    parts = [element.text or ""]
+    for child in element:
+        inner = _inline_html_tex(child)
+        script = _SCRIPT_TAGS.get(local_name(child))
+        parts.append(f"{script}{{{inner}}}" if script else inner)
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+_HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
 
 
 # ---------------------------------------------------------------------------
@@ -236,11 +302,12 @@ _SYMBOLS = {
     "\u22c5": "\\cdot ", "\u00f7": "\\div ", "\u2264": "\\le ", "\u2265": "\\ge ", "\u2260": "\\ne ",
     "\u2248": "\\approx ", "\u2261": "\\equiv ", "\u221e": "\\infty ", "\u2192": "\\to ",
     "\u21d2": "\\Rightarrow ", "\u2194": "\\leftrightarrow ", "\u2211": "\\sum ", "\u220f": "\\prod ",
-    "\u222b": "\\int ", "\u2202": "\\partial ", "\u2207": "\\nabla ", "\u2026": "\\ldots ",
+    "\u222b": "\\int ", "\u2202": "\\partial ", "\u2207": "\\nabla ", "\u2026": "\\dots ",
     "\u22ef": "\\cdots ", "\u2208": "\\in ", "\u2209": "\\notin ", "\u2282": "\\subset ",
     "\u2286": "\\subseteq ", "\u222a": "\\cup ", "\u2229": "\\cap ", "\u2200": "\\forall ",
     "\u2203": "\\exists ", "\u2205": "\\emptyset ", "\u221a": "\\surd ", "\u2032": "'",
-    "\u03d5": "\\phi ", "\u03d1": "\\vartheta ", "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
+    "\u03d1": "\\vartheta ", "\u03f5": "\\epsilon ", "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
+    "{": "\\{", "}": "\\}",
 }
 # U+03B1 to U+03C9 in code point order; U+03C2 is the final sigma.
 _GREEK_LOWER = (
@@ -249,6 +316,11 @@ _GREEK_LOWER = (
 ).split()
 for _offset, _name in enumerate(_GREEK_LOWER):
     _SYMBOLS[chr(0x03B1 + _offset)] = "o" if _name == "o" else f"\\{_name} "
+# MathJax's TeX input writes \phi as U+03D5 and \varphi as U+03C6, \epsilon as U+03F5 and
+# \varepsilon as U+03B5; MathML from other TeX converters uses the same table.
+_SYMBOLS["\u03c6"] = "\\varphi "
+_SYMBOLS["\u03d5"] = "\\phi "
+_SYMBOLS["\u03b5"] = "\\varepsilon "
 # Capitals that look like Latin letters have no TeX command and stay as they are.
 for _name in ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"):
     _SYMBOLS[chr(0x03B1 + _GREEK_LOWER.index(_name.lower()) - 0x20)] = f"\\{_name} "
@@ -268,8 +340,11 @@ def _token(element: HtmlElement, name: str) -> str:
     if name == "mi" and text in _FUNCTIONS:
         return f"\\{text} "
     tex = _symbols(text)
-    if element.get("mathvariant") == "bold":
+    variant = element.get("mathvariant")
+    if variant == "bold":
         return f"\\mathbf{{{tex}}}"
+    if variant == "normal" and name == "mi":
+        return f"\\mathrm{{{tex}}}"
     if name == "mi" and len(text) > 1:
         return f"\\mathrm{{{tex}}}"
     return tex
@@ -302,12 +377,8 @@ def _convert_layout(name: str, element: HtmlElement, children: list, parts: list
     if name in ("msubsup", "munderover") and len(parts) < 3:
         return "".join(parts)
 
-    if name in ("msubsup", "munderover"):
-        return f"{{{parts[0]}}}_{{{parts[1]}}}^{{{parts[2]}}}"
-    if name == "msup":
-        return f"{{{parts[0]}}}^{{{parts[1]}}}"
-    if name == "msub":
-        return f"{{{parts[0]}}}_{{{parts[1]}}}"
+    if name in ("msubsup", "munderover", "msup", "msub"):
+        return _base(children[0], parts[0]) + _scripts(name, parts[1:])
     if name == "mfrac":
         if (element.get("linethickness") or "").strip() in ("0", "0pt", "0px", "0em"):
             return f"\\genfrac{{}}{{}}{{0}}{{}}{{{parts[0]}}}{{{parts[1]}}}"
@@ -320,16 +391,103 @@ def _convert_layout(name: str, element: HtmlElement, children: list, parts: list
         accent = _ACCENTS.get((children[1].text or "").strip())
         return f"{accent}{{{parts[0]}}}" if accent else f"\\overset{{{parts[1]}}}{{{parts[0]}}}"
     if name == "munder":
+        if _is_operator(children[0]):
+            return _base(children[0], parts[0]) + _scripts("msub", parts[1:])
         return f"\\underset{{{parts[1]}}}{{{parts[0]}}}"
 
     if name == "mfenced":
         opening, closing = element.get("open", "("), element.get("close", ")")
         return f"\\left{opening or '.'}{','.join(parts)}\\right{closing or '.'}"
     if name == "mtable":
-        columns = max((len(row) for row in children), default=1)
-        rows = " \\\\ ".join(parts)
-        return f"\\begin{{array}}{{{'c' * columns}}}{rows}\\end{{array}}"
+        return _array(element, children, parts)
     if name in ("mtr", "mlabeledtr"):
         return " & ".join(parts)
     # mrow, mstyle, mpadded, menclose, mtd, math and unknown elements: contents in order
-    return "".join(parts)
+    return _join_row(children, parts)
+
+
+def _is_operator(element: HtmlElement) -> bool:
+    return local_name(element) == "mo"
+
+
+def _base(element: HtmlElement, tex: str) -> str:
+    # A large operator stays bare so that TeX places its limits; other bases are grouped.
+    return tex if _is_operator(element) else f"{{{tex}}}"
+
+
+def _scripts(name: str, parts: list[str]) -> str:
+    if name == "msup":
+        return f"^{{{parts[0]}}}"
+    if name == "msub":
+        return f"_{{{parts[0]}}}"
+    return f"_{{{parts[0]}}}^{{{parts[1]}}}"
+
+
+_COLUMN_ALIGN = {"left": "l", "right": "r", "center": "c"}
+
+
+def _array(element: HtmlElement, rows: list, parts: list[str]) -> str:
+    columns = max((len(row) for row in rows), default=1)
+    alignments = [_COLUMN_ALIGN.get(value, "c") for value in (element.get("columnalign") or "").split()]
+    # MathML repeats the last alignment for the remaining columns.
+    spec = "".join(alignments[index] if index < len(alignments) else (alignments[-1] if alignments else "c")
+                   for index in range(columns))
+    rows_tex = " \\\\ ".join(parts)
+    return f"\\begin{{array}}{{{spec}}}{rows_tex}\\end{{array}}"
+
+
+_OPENING_FENCES = {"(": ")", "[": "]", "{": "}"}
+_CLOSING_FENCES = {closing: opening for opening, closing in _OPENING_FENCES.items()}
+
+
+def _fence(element: HtmlElement) -> str | None:
+    """Return the bracket an ``<mo>`` (or an ``<mrow>`` around only that ``<mo>``) is, else None."""
+    while local_name(element) == "mrow" and len(element) == 1:
+        element = element[0]
+    if local_name(element) != "mo":
+        return None
+    text = (element.text or "").strip()
+    return text if text in _OPENING_FENCES or text in _CLOSING_FENCES else None
+
+
+def _join_row(children: list, parts: list[str]) -> str:
+    """Join a row, writing each matched bracket pair as ``\\left( … \\right)``.
+
+    MathJax and other TeX-to-MathML converters write "(x)^2" as an opening ``<mo>``,
+    the contents and an ``<msup>`` whose base is the closing ``<mo>``, so the
+    superscript must apply to the whole group, not to the bracket alone.
+    """
+    output: list[str] = []
+    open_positions: list[tuple[int, str]] = []
+    for child, part in zip(children, parts):
+        fence = _fence(child)
+        if fence in _OPENING_FENCES:
+            open_positions.append((len(output), fence))
+            output.append(part)
+            continue
+        closing, scripts = _closing_fence(child, fence)
+        if closing is not None and open_positions and _OPENING_FENCES[open_positions[-1][1]] == closing:
+            start, opening = open_positions.pop()
+            group = f"\\left{_fence_tex(opening)}{''.join(output[start + 1 :])}\\right{_fence_tex(closing)}"
+            del output[start:]
+            output.append(f"{{{group}}}{scripts}" if scripts else group)
+            continue
+        output.append(part)
+    return "".join(output)
+
+
+def _closing_fence(child: HtmlElement, fence: str | None) -> tuple[str | None, str]:
+    # Returns the closing bracket of a child and the TeX of scripts attached to it.
+    if fence in _CLOSING_FENCES:
+        return fence, ""
+    name = local_name(child)
+    grandchildren = [element for element in child if isinstance(element.tag, str)]
+    if name in ("msup", "msub", "msubsup") and len(grandchildren) >= (3 if name == "msubsup" else 2):
+        base_fence = _fence(grandchildren[0])
+        if base_fence in _CLOSING_FENCES:
+            return base_fence, _scripts(name, [_convert(element) for element in grandchildren[1:]])
+    return None, ""
+
+
+def _fence_tex(bracket: str) -> str:
+    return {"{": "\\{", "}": "\\}"}.get(bracket, bracket)
