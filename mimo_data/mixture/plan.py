@@ -25,7 +25,7 @@ MIN_SAMPLING_WEIGHT = 0.01
 
 @dataclass(kw_only=True)
 class Candidate:
-    """A kept document as the mixture sees it."""
+    """A kept document, with the fields the mixture planner reads."""
 
     id: str
     source: str
