@@ -60,14 +60,49 @@ class HeuristicStepConfig:
     max_top_2gram_frac: float = 0.2  # fraction of prose words covered by the most frequent word 2-gram
     max_symbol_ratio: float = 0.1  # symbol characters per non-space prose character
     min_alpha_ratio: float = 0.8  # fraction of prose words that contain a letter
+    max_short_line_frac: float | None = None  # fraction of prose lines of <= 30 characters; None disables
+    max_boilerplate_line_frac: float | None = 0.5  # fraction of prose lines with a boilerplate phrase (cookie, sign up, ...)
+    max_dup_5gram_frac: float | None = None  # fraction of prose characters in repeated word 5-grams (Gopher: 0.15)
 
 
 @dataclass(kw_only=True)
 class QualityStepConfig:
     """Quality scoring; documents below ``min_score`` are dropped (0 keeps all)."""
 
-    model_path: str | None = None  # a trained fastText quality model; None uses the heuristic score
+    model_path: str | None = None  # a fastText quality model, or "default" for the toolkit's; None uses the heuristic score
     min_score: float = 0.0
+
+
+@dataclass(kw_only=True)
+class DomainStepConfig:
+    """Domain tags (domain_tag column) and reasoning density; the source's `domain` is not changed."""
+
+    model_path: str | None = None  # fastText domain model from `mimo-data quality train-domain`; None uses rules only
+    min_rule_score: float = 1.0  # rule score at or above which the rule tag is used without the model
+    min_model_prob: float = 0.5  # model probability at or above which the model's tag is used
+    drop_tags: list[str] = field(default_factory=list)  # documents with these tags are dropped, e.g. [ads, jobs]
+    min_reasoning_density: float = 0.0  # formulas + code lines + derivation steps per 1,000 words; lower is dropped
+
+
+@dataclass(kw_only=True)
+class BenchmarkConfig:
+    """A benchmark file (JSON Lines, optionally .gz) to decontaminate against."""
+
+    name: str  # name used in the manifest report
+    path: str  # relative paths are relative to the YAML file
+    text_fields: list[str] = field(default_factory=list)  # empty: the first of question, problem, prompt, text
+    id_field: str | None = None  # None: the first of task_id, unique_id, id, idx, else the line number
+
+
+@dataclass(kw_only=True)
+class DecontamStepConfig:
+    """Drop documents that share word n-grams with benchmark items; no benchmarks turns it off."""
+
+    benchmarks: list[BenchmarkConfig] = field(default_factory=list)
+    n: int = 13  # words per n-gram (CJK: characters)
+    min_item_tokens: int = 8  # items with fewer tokens are ignored
+    min_matched_ngrams: int = 1  # distinct shared n-grams with one item that make a document contaminated
+    action: str = "drop"  # drop, or tag (only record the matches and report them)
 
 
 @dataclass(kw_only=True)
@@ -81,6 +116,10 @@ class DedupStepConfig:
     shingle_words: int = 5  # words per shingle
     shingle_chars: int = 5  # characters per shingle for CJK text
     threshold: float = 0.8  # estimated Jaccard similarity at or above which documents are duplicates
+    shingle_unit: str = "auto"  # auto (characters for CJK text, words otherwise), word or char
+    bands: int | None = None  # LSH bands (rows = num_perm // bands); None derives them from threshold
+    verify: bool = False  # also require true Jaccard similarity of shingles >= threshold for each candidate pair
+    explain_clusters: int = 0  # near-duplicate clusters written to OUTPUT/dedup-explain/ (0 writes none)
 
 
 @dataclass(kw_only=True)
@@ -88,6 +127,8 @@ class StepsConfig:
     language: LanguageStepConfig = field(default_factory=LanguageStepConfig)
     heuristics: HeuristicStepConfig = field(default_factory=HeuristicStepConfig)
     quality: QualityStepConfig = field(default_factory=QualityStepConfig)
+    domain: DomainStepConfig = field(default_factory=DomainStepConfig)
+    decontam: DecontamStepConfig = field(default_factory=DecontamStepConfig)
     dedup: DedupStepConfig = field(default_factory=DedupStepConfig)
 
 
@@ -100,8 +141,11 @@ class StageConfig:
     tokens_target: int  # total tokens the stage should contain
     weights: dict[str, float]  # share of tokens_target per domain; must sum to 1
     exclude_sources: list[str] = field(default_factory=list)  # source names left out of this stage
-    max_epochs: float = 4.0  # a domain is repeated at most this many times to reach its budget
+    max_epochs: float = 4.0  # a source is repeated at most this many times to reach its budget
     min_quality: float = 0.0  # documents with a lower quality score are not eligible
+    source_weights: dict[str, float] = field(default_factory=dict)  # share of tokens_target for a source, taken from its domain's weight
+    source_max_epochs: dict[str, float] = field(default_factory=dict)  # max_epochs for one source, overriding max_epochs
+    domain_min_quality: dict[str, float] = field(default_factory=dict)  # min_quality for one domain (the higher floor applies)
 
 
 @dataclass(kw_only=True)
@@ -238,7 +282,7 @@ def _check_pipeline(config: PipelineConfig) -> None:
     domains = {source.domain for source in config.sources}
     stage_names = set()
     for i, stage in enumerate(config.stages):
-        _check_stage(stage, f"pipeline.stages[{i}]", names, domains)
+        _check_stage(stage, f"pipeline.stages[{i}]", {source.name: source.domain for source in config.sources}, domains)
         if stage.name in stage_names:
             raise ConfigError(f"pipeline.stages[{i}].name", f"duplicate stage name {stage.name!r}")
         stage_names.add(stage.name)
@@ -250,7 +294,7 @@ def _check_pipeline(config: PipelineConfig) -> None:
         raise ConfigError("pipeline.rows_per_shard", f"must be at least 1, found {config.rows_per_shard}")
 
 
-def _check_stage(stage: StageConfig, where: str, sources: set[str], domains: set[str]) -> None:
+def _check_stage(stage: StageConfig, where: str, sources: dict[str, str], domains: set[str]) -> None:
     if stage.seq_len < 8:
         raise ConfigError(f"{where}.seq_len", f"must be at least 8 tokens, found {stage.seq_len}")
     if stage.tokens_target < stage.seq_len:
@@ -268,6 +312,36 @@ def _check_stage(stage: StageConfig, where: str, sources: set[str], domains: set
     total = sum(stage.weights.values())
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
         raise ConfigError(f"{where}.weights", f"must sum to 1.0, found {total:.4f}")
+    _check_stage_sources(stage, where, sources)
+
+
+def _check_stage_sources(stage: StageConfig, where: str, source_domains: dict[str, str]) -> None:
+    """Source shares fit inside their domain's weight; caps and quality floors name known keys."""
+    carved: dict[str, float] = {}
+    for source, share in stage.source_weights.items():
+        if source not in source_domains:
+            raise ConfigError(f"{where}.source_weights.{source}", f"unknown source; sources: {', '.join(sorted(source_domains))}")
+        if share < 0:
+            raise ConfigError(f"{where}.source_weights.{source}", f"must not be negative, found {share}")
+        if source in stage.exclude_sources:
+            raise ConfigError(f"{where}.source_weights.{source}", "the source is also in exclude_sources; remove one of the two")
+        domain = source_domains[source]
+        carved[domain] = carved.get(domain, 0.0) + share
+    for domain, share in carved.items():
+        if share > stage.weights.get(domain, 0.0) + 1e-9:
+            raise ConfigError(f"{where}.source_weights", f"shares of {domain} sources sum to {share:.4f}, more than weights.{domain} "
+                              f"({stage.weights.get(domain, 0.0):.4f}); raise the domain weight or lower the source shares")
+    for source, cap in stage.source_max_epochs.items():
+        if source not in source_domains:
+            raise ConfigError(f"{where}.source_max_epochs.{source}", f"unknown source; sources: {', '.join(sorted(source_domains))}")
+        if cap <= 0:
+            raise ConfigError(f"{where}.source_max_epochs.{source}", f"must be positive, found {cap}")
+    domains = set(source_domains.values())
+    for domain, floor in stage.domain_min_quality.items():
+        if domain not in domains:
+            raise ConfigError(f"{where}.domain_min_quality.{domain}", f"unknown domain; domains of the sources: {', '.join(sorted(domains))}")
+        if not 0.0 <= floor <= 1.0:
+            raise ConfigError(f"{where}.domain_min_quality.{domain}", f"must be in [0, 1], found {floor}")
 
 
 def _check_steps(steps: StepsConfig) -> None:
@@ -280,7 +354,73 @@ def _check_steps(steps: StepsConfig) -> None:
         raise ConfigError("pipeline.steps.dedup.shingle_words", f"must be at least 1, found {dedup.shingle_words}")
     if dedup.shingle_chars < 1:
         raise ConfigError("pipeline.steps.dedup.shingle_chars", f"must be at least 1, found {dedup.shingle_chars}")
+    _check_dedup(dedup)
     if not 0.0 <= steps.language.min_score <= 1.0:
         raise ConfigError("pipeline.steps.language.min_score", f"must be in [0, 1], found {steps.language.min_score}")
     if not 0.0 <= steps.quality.min_score <= 1.0:
         raise ConfigError("pipeline.steps.quality.min_score", f"must be in [0, 1], found {steps.quality.min_score}")
+    _check_heuristics(steps.heuristics)
+    _check_domain(steps.domain)
+    _check_decontam(steps.decontam)
+
+
+def _check_heuristics(heuristics: HeuristicStepConfig) -> None:
+    where = "pipeline.steps.heuristics"
+    for name in ("max_dup_line_frac", "max_top_2gram_frac", "max_symbol_ratio", "min_alpha_ratio",
+                 "max_short_line_frac", "max_boilerplate_line_frac", "max_dup_5gram_frac"):
+        value = getattr(heuristics, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{where}.{name}", f"must be a fraction in [0, 1], found {value}")
+
+
+def _check_domain(domain: DomainStepConfig) -> None:
+    from mimo_data.annotate.domain import DOMAIN_TAGS
+
+    where = "pipeline.steps.domain"
+    for i, tag in enumerate(domain.drop_tags):
+        if tag not in DOMAIN_TAGS:
+            raise ConfigError(f"{where}.drop_tags[{i}]", f"unknown tag {tag!r}; allowed: {', '.join(DOMAIN_TAGS)}")
+    if domain.min_rule_score <= 0:
+        raise ConfigError(f"{where}.min_rule_score", f"must be positive, found {domain.min_rule_score}")
+    if not 0.0 <= domain.min_model_prob <= 1.0:
+        raise ConfigError(f"{where}.min_model_prob", f"must be in [0, 1], found {domain.min_model_prob}")
+    if domain.min_reasoning_density < 0:
+        raise ConfigError(f"{where}.min_reasoning_density", f"must not be negative, found {domain.min_reasoning_density}")
+
+
+DECONTAM_ACTIONS = ("drop", "tag")
+
+
+def _check_decontam(decontam: DecontamStepConfig) -> None:
+    where = "pipeline.steps.decontam"
+    if decontam.n < 1:
+        raise ConfigError(f"{where}.n", f"must be at least 1, found {decontam.n}")
+    if decontam.min_item_tokens < 1:
+        raise ConfigError(f"{where}.min_item_tokens", f"must be at least 1, found {decontam.min_item_tokens}")
+    if decontam.min_matched_ngrams < 1:
+        raise ConfigError(f"{where}.min_matched_ngrams", f"must be at least 1, found {decontam.min_matched_ngrams}")
+    if decontam.action not in DECONTAM_ACTIONS:
+        raise ConfigError(f"{where}.action", f"unknown action {decontam.action!r}; allowed: {', '.join(DECONTAM_ACTIONS)}")
+    names = set()
+    for i, benchmark in enumerate(decontam.benchmarks):
+        if benchmark.name in names or "/" in benchmark.name:
+            raise ConfigError(f"{where}.benchmarks[{i}].name", f"must be unique and contain no '/', found {benchmark.name!r}")
+        names.add(benchmark.name)
+
+
+# Longest shingle the MinHash signer supports (its number of position multipliers).
+MAX_SHINGLE_SIZE = 16
+SHINGLE_UNITS = ("auto", "word", "char")
+
+
+def _check_dedup(dedup: DedupStepConfig) -> None:
+    where = "pipeline.steps.dedup"
+    for name in ("shingle_words", "shingle_chars"):
+        if getattr(dedup, name) > MAX_SHINGLE_SIZE:
+            raise ConfigError(f"{where}.{name}", f"must be at most {MAX_SHINGLE_SIZE}, found {getattr(dedup, name)}")
+    if dedup.shingle_unit not in SHINGLE_UNITS:
+        raise ConfigError(f"{where}.shingle_unit", f"unknown unit {dedup.shingle_unit!r}; allowed: {', '.join(SHINGLE_UNITS)}")
+    if dedup.bands is not None and not 2 <= dedup.bands <= dedup.num_perm:
+        raise ConfigError(f"{where}.bands", f"must be between 2 and num_perm ({dedup.num_perm}), found {dedup.bands}")
+    if dedup.explain_clusters < 0:
+        raise ConfigError(f"{where}.explain_clusters", f"must not be negative, found {dedup.explain_clusters}")

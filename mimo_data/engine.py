@@ -24,13 +24,14 @@ import xxhash
 from mimo_data import __version__
 from mimo_data.accounting import step_accounting
 from mimo_data.config import PipelineConfig, StageConfig
+from mimo_data.decontam import decontaminate
 from mimo_data.mixture.plan import Candidate, StagePlan, plan_stage
 from mimo_data.steps import INPUT_FILE_SCHEMA, AnnotateStep, TokenizeStep, extract_text, read_files
 
 logger = logging.getLogger(__name__)
 
 # Steps in the order they run; the accounting lists them in this order.
-STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "dedup_exact", "dedup_url", "dedup_minhash", "tokenize")
+STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "dedup_exact", "dedup_url", "dedup_minhash", "decontam", "tokenize")
 
 # Blocks of the input file list; more files than this share blocks.
 MAX_READ_BLOCKS = 512
@@ -80,6 +81,7 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     # 1. Per-document steps, then global dedup, then tokenization.
     documents = _annotated_documents(config)
     documents = _deduplicate(documents, config)
+    documents, decontamination = decontaminate(documents, config)
     documents = documents.map_batches(
         TokenizeStep, fn_constructor_kwargs={"tokenizer": config.tokenizer}, batch_format="pyarrow",
         batch_size=64, compute=_actor_pool(config),
@@ -98,7 +100,9 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     candidates = _candidates(ledger)
     for stage in config.stages:
         plan = plan_stage(candidates, stage, seed=config.seed)
-        result.manifests[stage.name] = _write_stage(documents, stage, plan, config, output_dir, accounting, len(candidates))
+        result.manifests[stage.name] = _write_stage(
+            documents, stage, plan, config, output_dir, accounting, len(candidates), decontamination=decontamination
+        )
     return result
 
 
@@ -134,6 +138,7 @@ def _annotated_documents(config: PipelineConfig):
             "language": dataclasses.asdict(steps.language),
             "heuristics": dataclasses.asdict(steps.heuristics),
             "quality": dataclasses.asdict(steps.quality),
+            "domain": dataclasses.asdict(steps.domain),
         },
         batch_format="pyarrow", batch_size=64, compute=_actor_pool(config),
     )
@@ -148,43 +153,15 @@ def _actor_pool(config: PipelineConfig):
 
 
 def _deduplicate(documents, config: PipelineConfig):
-    """Exact, URL and MinHash dedup across all sources; keys are gathered, texts stay in Ray."""
-    from mimo_data.dedup.exact import select_exact_duplicates, text_hash_batch, url_key_batch
-    from mimo_data.dedup.minhash import MinHashConfig, MinHashSigner, mark_duplicates, select_near_duplicates
+    """Exact, URL and MinHash dedup across all sources; only keys and signatures are shuffled."""
+    from mimo_data.dedup import deduplicate
 
     dedup = config.steps.dedup
-    passes = []
-    if dedup.exact:
-        passes.append(("dedup_exact", "duplicate_text", "text_hash", text_hash_batch, None, select_exact_duplicates))
-    if dedup.url:
-        passes.append(("dedup_url", "duplicate_url", "url_key", url_key_batch, None, select_exact_duplicates))
-    if dedup.minhash:
-        minhash_config = MinHashConfig(
-            num_perm=dedup.num_perm, shingle_words=dedup.shingle_words, shingle_chars=dedup.shingle_chars,
-            threshold=dedup.threshold, seed=config.seed + 1,
-        )
-        select = lambda ids, keys: select_near_duplicates(ids, keys, minhash_config)  # noqa: E731
-        passes.append(("dedup_minhash", "near_duplicate", "minhash", MinHashSigner, {"config": minhash_config}, select))
-
-    for step, reason, key_column, keyer, keyer_kwargs, select in passes:
-        if keyer_kwargs is None:
-            documents = documents.map_batches(keyer, batch_format="pyarrow")
-        else:
-            documents = documents.map_batches(
-                keyer, fn_constructor_kwargs=keyer_kwargs, batch_format="pyarrow", compute=_actor_pool(config)
-            )
-        documents = documents.materialize()
-
-        keys = _collect(documents, ["id", key_column, "drop_reason"])
-        kept = keys.filter(pc.is_null(keys.column("drop_reason")))
-        duplicates = select(kept.column("id").to_pylist(), kept.column(key_column).to_pylist())
-        logger.info("%s: %d of %d kept documents are duplicates", step, len(duplicates), kept.num_rows)
-        documents = documents.map_batches(
-            mark_duplicates, fn_kwargs={"dropped": duplicates, "step": step, "reason": reason}, batch_format="pyarrow"
-        )
-        if key_column == "minhash":
-            documents = documents.drop_columns(["minhash"])  # num_perm integers per row: not worth carrying
-    return documents.materialize()
+    # NOTE: the explain folder follows the YAML's output; a --output override does not move it.
+    explain_dir = Path(config.resolve(config.output)) / "dedup-explain" if dedup.explain_clusters else None
+    return deduplicate(
+        documents, dedup, seed=config.seed + 1, max_actors=config.ray.max_actors_per_step, explain_dir=explain_dir
+    )
 
 
 def _collect(documents, columns: list[str]) -> pa.Table:
@@ -229,7 +206,7 @@ def _write_documents(documents, folder: Path) -> None:
 
 
 def _write_stage(documents, stage: StageConfig, plan: StagePlan, config: PipelineConfig,
-                 output_dir: Path, accounting: list[dict], documents_in: int) -> dict:
+                 output_dir: Path, accounting: list[dict], documents_in: int, *, decontamination: dict | None = None) -> dict:
     """Order the stage's document copies, pack them into sequences and write shards + manifest."""
     from mimo_data.tokenize import ShardWriter, load_tokenizer, write_manifest
 
@@ -243,17 +220,19 @@ def _write_stage(documents, stage: StageConfig, plan: StagePlan, config: Pipelin
         _expand_copies, fn_kwargs={"copies": plan.copies, "stage": stage.name, "seed": config.seed}, batch_format="pyarrow"
     ).sort("mix_key")
 
-    # 2. Pack groups of about one shard of tokens each and write them in order.
+    # 2. Pack groups of about one shard of tokens each and write them in order. A row has
+    # seq_len + 1 tokens, so shifting it by one gives seq_len inputs and seq_len targets.
+    row_len = stage.seq_len + 1
     writer = ShardWriter(stage_dir, rows_per_shard=config.rows_per_shard)
-    packer = _GroupPacker(seq_len=stage.seq_len, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                          group_tokens=config.rows_per_shard * stage.seq_len, writer=writer)
+    packer = _GroupPacker(seq_len=row_len, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+                          group_tokens=config.rows_per_shard * row_len, writer=writer)
     for batch in ordered.iter_batches(batch_format="pyarrow", batch_size=256):
         packer.add(batch)
     packer.flush()
     shard_paths = writer.close()
 
     # 3. The manifest proves the budget: planned tokens equal non-padding tokens read back from the shards.
-    manifest = _stage_manifest(stage, plan, config, tokenizer, shard_paths, accounting, documents_in)
+    manifest = _stage_manifest(stage, plan, config, tokenizer, shard_paths, accounting, documents_in, decontamination)
     write_manifest(stage_dir, manifest)
     return manifest
 
@@ -313,33 +292,44 @@ class _GroupPacker:
 
 
 def _stage_manifest(stage: StageConfig, plan: StagePlan, config: PipelineConfig, tokenizer,
-                    shard_paths: list, accounting: list[dict], documents_in: int) -> dict:
+                    shard_paths: list, accounting: list[dict], documents_in: int, decontamination: dict | None = None) -> dict:
+    """Record the stage's targets next to what the shards contain, read back from the shards."""
     shards = []
     tokens_written = 0
     sequences = 0
     for path in shard_paths:
         n_tokens = pq.read_table(path, columns=["n_tokens"]).column("n_tokens")
-        shards.append({"file": Path(path).name, "sequences": len(n_tokens), "tokens": int(pc.sum(n_tokens).as_py() or 0)})
+        shards.append({"file": Path(path).name, "sequences": len(n_tokens), "tokens": int(pc.sum(n_tokens).as_py() or 0),
+                       "bytes": Path(path).stat().st_size})
         tokens_written += shards[-1]["tokens"]
         sequences += len(n_tokens)
 
-    selected = len(plan.copies)
+    row_len = stage.seq_len + 1
+    padding_tokens = sequences * row_len - tokens_written
     return {
         "pipeline": config.name,
         "stage": stage.name,
         "created_by": f"mimo-data {__version__}",
         "seed": config.seed,
         "seq_len": stage.seq_len,
-        "tokenizer": {"name": tokenizer.name, "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id, "pad_id": tokenizer.pad_id},
+        "row_len": row_len,
+        "tokenizer": tokenizer.manifest_entry(),
         "tokens_target": stage.tokens_target,
         "tokens_planned": plan.tokens_planned,
         "tokens_written": tokens_written,
         "sequences": sequences,
-        "padding_tokens": sequences * stage.seq_len - tokens_written,
+        "padding_tokens": padding_tokens,
+        "padding_fraction": round(padding_tokens / (sequences * row_len), 6) if sequences else 0.0,
+        # Greedy packing splits a document across rows instead of cutting it, so no token is dropped.
+        "packing": {"method": "greedy, documents split across rows", "cropped_tokens": 0, "cropped_fraction": 0.0},
         "exclude_sources": stage.exclude_sources,
+        "max_epochs": stage.max_epochs,
         "domains": plan.domains,
         "sources": plan.sources,
-        "selection": {"documents_in": documents_in, "selected": selected, "not_selected": plan.not_selected},
+        "selection": {"documents_in": documents_in, "selected": len(plan.copies), "not_selected": plan.not_selected,
+                      "copies": sum(plan.copies.values()),
+                      "documents_repeated": sum(1 for count in plan.copies.values() if count > 1)},
         "accounting": accounting,
+        "decontamination": decontamination,  # None when the pipeline lists no benchmarks
         "shards": shards,
     }

@@ -43,6 +43,18 @@ def stage_tokens_table(manifests: dict[str, dict]) -> str:
     return format_table(["stage", "source", "domain", "domain target", "tokens", "docs", "epochs"], rows)
 
 
+def stage_shares_table(manifest: dict) -> str:
+    """Target and achieved share of the stage's tokens per domain and per source, with epochs and repeats."""
+    rows = []
+    for kind, reports in (("domain", manifest["domains"]), ("source", manifest["sources"])):
+        for name, report in reports.items():
+            target = report.get("share_target")
+            rows.append([kind, name, "-" if target is None else f"{target:.4f}", f"{report.get('share_achieved', 0.0):.4f}",
+                         report.get("tokens_target") if report.get("tokens_target") is not None else "-",
+                         report["tokens_achieved"], f"{report['epochs']:.2f}", report.get("docs_repeated", 0)])
+    return format_table(["kind", "name", "share target", "share achieved", "tokens target", "tokens", "epochs", "docs repeated"], rows)
+
+
 def stage_dirs(path: str | Path) -> list[Path]:
     """Return the stage folders at ``path``: the folder itself if it has a manifest, else its children that do."""
     path = Path(path)
@@ -54,26 +66,47 @@ def stage_dirs(path: str | Path) -> list[Path]:
     return found
 
 
-def describe_stage(stage_dir: str | Path, *, sample_chars: int = 600) -> str:
-    """Return a manifest summary and the decoded start of the first sequence of a stage."""
+def decode_rows(stage_dir: str | Path, rows: int = 1, *, tokenizer=None) -> list[list[tuple[str, str]]]:
+    """Decode the first ``rows`` packed rows of a stage into (document id, text) segments."""
     from mimo_data.tokenize import load_tokenizer
 
     stage_dir = Path(stage_dir)
     manifest = json.loads((stage_dir / "manifest.json").read_text(encoding="utf-8"))
+    tokenizer = tokenizer or load_tokenizer(manifest["tokenizer"]["name"])
+    decoded = []
+    for shard in manifest["shards"]:
+        for row in pq.read_table(stage_dir / shard["file"]).slice(0, rows - len(decoded)).to_pylist():
+            segments = []
+            for index, doc_id in enumerate(row["doc_ids"], start=1):
+                ids = [t for t, segment in zip(row["input_ids"], row["segment_ids"]) if segment == index]
+                segments.append((doc_id, tokenizer.decode(ids)))
+            decoded.append(segments)
+        if len(decoded) >= rows:
+            break
+    return decoded
+
+
+def describe_stage(stage_dir: str | Path, *, sample_chars: int = 600, sample_rows: int = 1) -> str:
+    """Return the manifest tables of a stage and the decoded start of its first rows."""
+    stage_dir = Path(stage_dir)
+    manifest = json.loads((stage_dir / "manifest.json").read_text(encoding="utf-8"))
+    padding = manifest.get("padding_fraction")
     lines = [
         f"stage {manifest['stage']} of pipeline {manifest['pipeline']}: {manifest['sequences']} sequences of "
-        f"{manifest['seq_len']} tokens in {len(manifest['shards'])} shards",
+        f"{manifest.get('row_len', manifest['seq_len'])} tokens (seq_len {manifest['seq_len']}) in {len(manifest['shards'])} shards",
         f"tokens: target {manifest['tokens_target']}, planned {manifest['tokens_planned']}, written {manifest['tokens_written']}, "
-        f"padding {manifest['padding_tokens']}; tokenizer {manifest['tokenizer']['name']}",
+        f"padding {manifest['padding_tokens']}" + (f" ({padding:.2%})" if padding is not None else "")
+        + f"; tokenizer {manifest['tokenizer']['name']}; seed {manifest['seed']}",
         "",
         stage_tokens_table({manifest["stage"]: manifest}),
+        "",
+        stage_shares_table(manifest),
     ]
 
-    if manifest["shards"]:
-        first = pq.read_table(stage_dir / manifest["shards"][0]["file"]).slice(0, 1).to_pylist()[0]
-        tokenizer = load_tokenizer(manifest["tokenizer"]["name"])
-        text = tokenizer.decode([t for t, m in zip(first["input_ids"], first["loss_mask"]) if m])
-        lines += ["", f"first sequence ({len(first['doc_ids'])} documents), decoded:", text[:sample_chars]]
+    for number, segments in enumerate(decode_rows(stage_dir, sample_rows) if manifest["shards"] else []):
+        lines += ["", f"sequence {number} ({len(segments)} documents), decoded:"]
+        for doc_id, text in segments:
+            lines.append(f"[{doc_id}] {text[:sample_chars]}")
     return "\n".join(lines)
 
 

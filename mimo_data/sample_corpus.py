@@ -11,8 +11,11 @@ reads::
     web/en-NN-exact-dup.html            a byte copy of web/en-NN.html
     web/low-quality-*.html              navigation only, keyword spam, too short
     web/zh-NN-{gb2312,gb18030,utf8}.html  Chinese articles in those encodings
-    math/math-NN-{mathjax2,mathml,katex,tex-text}.html
-    code/code-NN.html                   Python tutorials with <pre><code> blocks
+    math/math-NN-STYLE.html             STYLE: mathjax2, mathml, katex, tex-text, wechat
+                                        (data-formula), wikipedia (mwe-math), wp-katex
+                                        or latex-image (WordPress latex.php)
+    code/code-NN.html                   Python tutorials: a <pre><code> block, then a
+                                        <pre><code>, line-numbered table or div.highlight
     crawl.warc.gz                       HTML responses, a request, a JSON response
     pdf/formulas.pdf, pdf/code-listing.pdf
     synthetic/responses.jsonl           question, response and text per line
@@ -29,6 +32,7 @@ import io
 import json
 import logging
 import random
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -48,8 +52,10 @@ NEAR_DUPLICATE_OF = (3, 14, 25)  # articles written a second time with small edi
 EXACT_DUPLICATE_OF = (7, 19)  # articles copied byte for byte
 GZIPPED_EVERY = 9  # every ninth English article is saved as .html.gz
 CHINESE_ENCODINGS = ("gb2312", "utf8", "gb18030", "utf8", "gb2312", "utf8")
-MATH_STYLES = ("mathjax2", "mathml", "katex", "tex-text")
-MATH_PAGES = 12
+MATH_STYLES = ("mathjax2", "mathml", "katex", "tex-text", "wechat", "wikipedia", "wp-katex", "latex-image")
+# Markup of the second code block on each code page, in turn.
+CODE_STYLES = ("pre-code", "highlight-table", "div-highlight")
+MATH_PAGES = 24  # three pages per math style
 CODE_PAGES = 12
 WARC_PAGES = {"web": 4, "math": 3, "code": 3}
 SYNTHETIC_MATH = 26
@@ -463,7 +469,28 @@ def _render_formula(node: tuple, style: str, display: bool) -> str:
                 "</semantics></math>")
     if style == "katex":
         return _katex_html(node, tex, display)
+    if style in ("wechat", "wikipedia", "wp-katex", "latex-image"):
+        return _rendered_formula(node, tex, style, display)
     return rf"\[{html.escape(tex)}\]" if display else rf"\({html.escape(tex)}\)"
+
+
+def _rendered_formula(node: tuple, tex: str, style: str, display: bool) -> str:
+    """Render a formula as WeChat, Wikipedia, WordPress KaTeX or a WordPress latex.php image does."""
+    escaped = html.escape(tex)
+    if style == "wechat":
+        kind = "block-equation" if display else "inline-equation"
+        return f'<span data-formula="{escaped}" data-formula-type="{kind}"><embed src="formula.svg"></span>'
+    if style == "wikipedia":
+        kind = "display" if display else "inline"
+        return (f'<span class="mwe-math-element"><span class="mwe-math-mathml-{kind} mwe-math-mathml-a11y" '
+                f'style="display: none;"><math xmlns="http://www.w3.org/1998/Math/MathML" alttext="{escaped}">'
+                f'<semantics>{_mathml(node)}<annotation encoding="application/x-tex">{escaped}</annotation>'
+                f'</semantics></math></span><img class="mwe-math-fallback-image-{kind}" alt="{escaped}" '
+                'src="https://wikimedia.org/api/rest_v1/media/math/render/svg/0"></span>')
+    if style == "wp-katex":
+        return f'<span class="wp-katex-eq" data-display="{str(display).lower()}">{escaped}</span>'
+    query = urllib.parse.quote(tex)
+    return f'<img class="latex" alt="{escaped}" src="https://s0.wp.com/latex.php?latex={query}&amp;bg=ffffff&amp;s=0">'
 
 
 def _katex_html(node: tuple, tex: str, display: bool) -> str:
@@ -620,6 +647,21 @@ def _code_block(code: str, language: str = "python") -> str:
     return f'<pre><code class="language-{language}">{html.escape(code)}</code></pre>'
 
 
+def _highlighted_code_block(code: str, style: str) -> str:
+    """Render code as a highlighter does: a table with a line-number gutter, or Pygments' div."""
+    lines = code.rstrip("\n").split("\n")
+    if style == "highlight-table":
+        rows = "".join(
+            f'<tr><td class="blob-num" data-line-number="{number}"></td>'
+            f'<td class="blob-code"><span class="pl-k">{html.escape(line)}</span>\n</td></tr>'
+            for number, line in enumerate(lines, start=1)
+        )
+        return f'<table class="highlight" data-lang="python">{rows}</table>'
+    if style == "div-highlight":
+        return f'<div class="highlight-python highlight"><pre><span></span>{html.escape(code)}</pre></div>'
+    return _code_block(code)
+
+
 def _code_page(rng: random.Random, index: int) -> str:
     title, code = PROGRAMS[index % len(PROGRAMS)](rng)
     _, second_code = PROGRAMS[(index + 3) % len(PROGRAMS)](rng)
@@ -630,7 +672,7 @@ def _code_page(rng: random.Random, index: int) -> str:
         _code_block(code),
         f"<p>{html.escape(middle)}</p>",
         "<p>A related helper, shown with its call site:</p>",
-        _code_block(second_code),
+        _highlighted_code_block(second_code, CODE_STYLES[index % len(CODE_STYLES)]),
         f"<p>{html.escape(closing)}</p>",
     ])
     return _page_html(f"Python tutorial: {title}", body, rng=rng)

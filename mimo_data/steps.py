@@ -67,7 +67,7 @@ def extract_text(table: pa.Table) -> pa.Table:
                     texts[i] = extract_pdf(row["content"], path=row["path"]).text
             except ExtractionError as error:
                 logger.warning("extraction failed for document %s (%s): %s", row["id"], row["path"], error)
-                reason = "extraction_failed"
+                reason = error.reason
             if reason is None and not (texts[i] or "").strip():
                 reason = "empty_text"
         reasons.append(reason)
@@ -117,17 +117,20 @@ class QualityFilter:
 
 
 class AnnotateStep:
-    """Language, heuristic signals and quality, with their filters, in one pass over a batch.
+    """Language, heuristic signals, quality and domain tags, with their filters, in one pass.
 
     The models load once per worker; the filters still record their own step names,
-    so the accounting shows each of them.
+    so the accounting shows each of them. ``domain`` holds the fields of
+    ``DomainStepConfig``; None uses its defaults (rules only, no drops).
     """
 
-    def __init__(self, *, language: dict, heuristics: dict, quality: dict):
+    def __init__(self, *, language: dict, heuristics: dict, quality: dict, domain: dict | None = None):
+        from mimo_data.annotate.domain import DomainFilter, DomainTagger
         from mimo_data.annotate.heuristics import HeuristicFilter, HeuristicSignals
         from mimo_data.annotate.language import LanguageTagger
         from mimo_data.annotate.quality import QualityScorer
 
+        domain = domain or {}
         self.steps = [
             LanguageTagger(),
             LanguageFilter(keep=language["keep"], min_score=language["min_score"]),
@@ -135,6 +138,15 @@ class AnnotateStep:
             HeuristicFilter(**heuristics),
             QualityScorer(model_path=quality["model_path"]),
             QualityFilter(min_score=quality["min_score"]),
+            DomainTagger(
+                model_path=domain.get("model_path"),
+                min_rule_score=domain.get("min_rule_score", 1.0),
+                min_model_prob=domain.get("min_model_prob", 0.5),
+            ),
+            DomainFilter(
+                drop_tags=domain.get("drop_tags", ()),
+                min_reasoning_density=domain.get("min_reasoning_density", 0.0),
+            ),
         ]
 
     def __call__(self, table: pa.Table) -> pa.Table:

@@ -66,7 +66,7 @@ def test_counts_match_files(corpus):
 
     assert counts == {
         "web_html": 50,
-        "math_html": 12,
+        "math_html": 24,
         "code_html": 12,
         "warc_files": 1,
         "warc_html_responses": 10,
@@ -203,10 +203,14 @@ def test_synthetic_linear_answers_correct(corpus):
     ("mathml", ['<annotation encoding="application/x-tex">', 'display="block"', 'display="inline"']),
     ("katex", ['class="katex-mathml"', 'class="katex-display"', '<annotation encoding="application/x-tex">']),
     ("tex-text", ["\\(", "\\)", "\\[", "\\]", "^{"]),
+    ("wechat", ['data-formula-type="block-equation"', 'data-formula-type="inline-equation"']),
+    ("wikipedia", ['class="mwe-math-element"', 'style="display: none;"', 'class="mwe-math-fallback-image-inline"']),
+    ("wp-katex", ['class="wp-katex-eq"', 'data-display="true"', 'data-display="false"']),
+    ("latex-image", ['class="latex"', "latex.php?latex="]),
 ])
 def test_math_page_markup(corpus, style, markers):
     out_dir, _ = corpus
-    pages = sorted((out_dir / "math").glob(f"math-*-{style}.html"))
+    pages = sorted((out_dir / "math").glob(f"math-[0-9][0-9]-{style}.html"))
 
     assert len(pages) == 3
     for page in pages:
@@ -233,11 +237,12 @@ def test_code_blocks_keep_indentation(corpus):
     for page in sorted((out_dir / "code").glob("*.html")):
         blocks = re.findall(r'<pre><code class="language-python">(.*?)</code></pre>',
                             page.read_text(encoding="utf-8"), re.DOTALL)
-        assert len(blocks) == 2
-        code = html.unescape(blocks[0]) + html.unescape(blocks[1])
-        assert re.search(r"^ {8}\S", code, re.MULTILINE), f"{page.name} has no nested block"
-        compile(html.unescape(blocks[0]), page.name, "exec")
-        compile(html.unescape(blocks[1]), page.name, "exec")
+        # The second block is a <pre><code>, a line-numbered table or a div.highlight in turn.
+        assert 1 <= len(blocks) <= 2
+        code = "".join(html.unescape(block) for block in blocks)
+        assert re.search(r"^ {4,}\S", code, re.MULTILINE), f"{page.name} has no indented block"
+        for block in blocks:
+            compile(html.unescape(block), page.name, "exec")
 
 
 def test_duplicates_by_shingle_jaccard(corpus):
@@ -282,3 +287,44 @@ def test_low_quality_pages_are_poor(corpus):
     assert len(spam_words) > 200
     assert len(nav_links) == 60
     assert not nav_tree.findall(".//article//p")
+
+
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$]+?)\$", re.DOTALL)
+_FENCE_RE = re.compile(r"^```(\w*)\n(.*?)\n```$", re.DOTALL | re.MULTILINE)
+
+
+def test_extraction_keeps_every_math_style(corpus):
+    from mimo_data.extract import extract_html
+    from mimo_data.sample_corpus import MATH_STYLES
+
+    out_dir, _ = corpus
+    styles_seen = set()
+    for path in sorted((out_dir / "math").glob("*.html")):
+        style = path.stem.split("-", 2)[2]
+        styles_seen.add(style)
+        result = extract_html(path.read_bytes())
+        spans = [match.group(1) or match.group(2) for match in _MATH_SPAN_RE.finditer(result.text)]
+        assert result.formula_count >= 3, path.name
+        assert result.formulas_dropped == 0, path.name
+        # One span per formula: a rendered copy (KaTeX glyphs, Wikipedia's image) is not doubled.
+        assert len(spans) == result.formula_count, path.name
+        for leftover in ("data-formula", "mwe-math", "latex.php", "katex", "math/tex"):
+            assert leftover not in result.text, (path.name, leftover)
+    assert styles_seen == set(MATH_STYLES)
+
+
+def test_extraction_keeps_every_code_style(corpus):
+    from mimo_data.extract import extract_html
+
+    out_dir, _ = corpus
+    for path in sorted((out_dir / "code").glob("*.html")):
+        result = extract_html(path.read_bytes())
+        fences = _FENCE_RE.findall(result.text)
+        assert result.code_block_count == 2, path.name
+        assert len(fences) == 2, path.name
+        source = html.unescape(path.read_text("utf-8"))
+        for _, body in fences:
+            assert any(line.startswith("    ") for line in body.split("\n")), path.name
+            # Every extracted line is a line of the program, so no gutter number leaked in.
+            for line in body.split("\n"):
+                assert line in source, (path.name, line)

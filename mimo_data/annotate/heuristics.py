@@ -32,6 +32,19 @@ _WORD_PATTERN = re.compile(rf"[{CJK_RANGES}]|[^\s{CJK_RANGES}]+")
 _END_PUNCTUATION = frozenset(".!?。！？…:;：；")
 _CLOSING_MARKS = "\"'”’»)]）】」』"
 
+# Prose lines of at most this many characters count as short (the FineWeb "short line" rule
+# uses 30 characters).
+SHORT_LINE_CHARS = 30
+
+# Lowercase phrases that mark site furniture rather than content, after the C4 line rules
+# ("javascript", "cookie", "terms of use", "privacy policy", "lorem ipsum") and common
+# navigation and sharing text. A prose line that contains one counts as boilerplate.
+BOILERPLATE_PHRASES = (
+    "javascript", "cookie", "terms of use", "terms of service", "privacy policy", "lorem ipsum",
+    "all rights reserved", "click here", "sign up", "log in", "subscribe to", "share this",
+    "follow us", "add to cart", "skip to content", "版权所有", "登录", "注册", "隐私政策",
+)
+
 # A word of digits, operators and brackets only, such as "2", "5/3" or "3)/(-5".
 _ARITHMETIC_PATTERN = re.compile(r"[\d+\-*/=<>^%.,()\[\]]+")
 
@@ -45,6 +58,9 @@ FLOAT_SIGNALS = (
     "top_2gram_frac",
     "frac_code",
     "frac_math",
+    "frac_short_lines",
+    "boilerplate_line_frac",
+    "dup_5gram_frac",
 )
 SIGNAL_COLUMNS = INT_SIGNALS + FLOAT_SIGNALS
 
@@ -87,7 +103,40 @@ def compute_signals(text: str) -> dict[str, float | int]:
         "top_2gram_frac": _top_2gram_frac(prose_words),
         "frac_code": split.code_chars / n_chars if n_chars else 0.0,
         "frac_math": split.math_chars / n_chars if n_chars else 0.0,
+        "frac_short_lines": _frac_short_lines(prose_lines),
+        "boilerplate_line_frac": _boilerplate_line_frac(prose_lines),
+        "dup_5gram_frac": _dup_ngram_frac(prose_words, 5),
     }
+
+
+def _frac_short_lines(lines: list[str]) -> float:
+    if not lines:
+        return 0.0
+    return sum(1 for line in lines if len(line) <= SHORT_LINE_CHARS) / len(lines)
+
+
+def _boilerplate_line_frac(lines: list[str]) -> float:
+    if not lines:
+        return 0.0
+    lowered = (line.lower() for line in lines)
+    return sum(1 for line in lowered if any(phrase in line for phrase in BOILERPLATE_PHRASES)) / len(lines)
+
+
+def _dup_ngram_frac(words: list[str], n: int) -> float:
+    # Characters of words inside word n-grams that occur more than once, per character of all
+    # words (the Gopher "duplicate n-gram" rule); overlapping repeats count each word once.
+    if len(words) < n:
+        return 0.0
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    in_repeat = [False] * len(words)
+    for start, gram in enumerate(grams):
+        if counts[gram] > 1:
+            for position in range(start, start + n):
+                in_repeat[position] = True
+    total = sum(len(word) for word in words)
+    repeated = sum(len(word) for word, flag in zip(words, in_repeat) if flag)
+    return repeated / total if total else 0.0
 
 
 def _mean_word_len(words: list[str]) -> float:
@@ -173,7 +222,15 @@ class HeuristicSignals:
         return table
 
 
-_FRACTION_FIELDS = ("max_dup_line_frac", "max_top_2gram_frac", "max_symbol_ratio", "min_alpha_ratio")
+_FRACTION_FIELDS = (
+    "max_dup_line_frac",
+    "max_top_2gram_frac",
+    "max_symbol_ratio",
+    "min_alpha_ratio",
+    "max_short_line_frac",
+    "max_boilerplate_line_frac",
+    "max_dup_5gram_frac",
+)
 
 
 @dataclass(kw_only=True)
@@ -198,6 +255,16 @@ class HeuristicFilterConfig:
     max_symbol_ratio: float | None = 0.1
     # Minimum fraction of prose words with a letter; below drops "low_alpha" (Gopher: 0.8).
     min_alpha_ratio: float | None = 0.8
+    # Maximum fraction of prose lines of at most SHORT_LINE_CHARS characters; above drops
+    # "short_lines" (FineWeb uses 0.67). Off by default: lists of formulas or steps read as
+    # short prose lines once their math is removed.
+    max_short_line_frac: float | None = None
+    # Maximum fraction of prose lines with a boilerplate phrase; above drops "boilerplate".
+    max_boilerplate_line_frac: float | None = 0.5
+    # Maximum fraction of prose characters in repeated word 5-grams; above drops
+    # "repetitive_5grams" (Gopher uses 0.15). Off by default: worked solutions repeat
+    # phrases such as "the number of ways to" by design.
+    max_dup_5gram_frac: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_words is not None and (not isinstance(self.min_words, int) or self.min_words < 0):
@@ -222,7 +289,8 @@ class HeuristicFilter:
     """Drop kept documents that fail a heuristic rule, with the rule's name as the reason.
 
     Reasons, checked in this order: "no_text", "too_short", "repetitive_lines",
-    "repetitive_ngrams", "high_symbols", "low_alpha". Signal columns already present are
+    "repetitive_ngrams", "repetitive_5grams", "high_symbols", "low_alpha", "short_lines",
+    "boilerplate". Signal columns already present are
     reused; missing ones are computed with :class:`HeuristicSignals` and appended.
     """
 
@@ -257,10 +325,16 @@ class HeuristicFilter:
             return "repetitive_lines"
         if _above(signals["top_2gram_frac"], config.max_top_2gram_frac):
             return "repetitive_ngrams"
+        if _above(signals["dup_5gram_frac"], config.max_dup_5gram_frac):
+            return "repetitive_5grams"
         if _above(signals["symbol_ratio"], config.max_symbol_ratio):
             return "high_symbols"
         if config.min_alpha_ratio is not None and signals["alpha_ratio"] < config.min_alpha_ratio:
             return "low_alpha"
+        if _above(signals["frac_short_lines"], config.max_short_line_frac):
+            return "short_lines"
+        if _above(signals["boilerplate_line_frac"], config.max_boilerplate_line_frac):
+            return "boilerplate"
         return None
 
 

@@ -71,3 +71,26 @@ def split_markup(text: str) -> MarkupSplit:
         position = match.end()
     pieces.append(text[position:])
     return MarkupSplit(prose="".join(pieces), code_chars=code_chars, math_chars=math_chars)
+
+
+@dataclass(frozen=True)
+class MarkupCounts:
+    """Numbers of code and math regions in a document, for densities per word."""
+
+    formulas: int  # inline and display math regions
+    code_blocks: int  # fenced code blocks
+    code_lines: int  # non-blank lines inside fenced code blocks
+
+
+def count_markup(text: str) -> MarkupCounts:
+    """Count the math regions, fenced code blocks and their non-blank lines in ``text``."""
+    formulas = code_blocks = code_lines = 0
+    for match in _MARKUP_PATTERN.finditer(text):
+        if match.lastgroup == "fence":
+            code_blocks += 1
+            # The first line is the opening fence and the last the closing fence.
+            body = match.group(0).splitlines()[1:-1]
+            code_lines += sum(1 for line in body if line.strip())
+        elif match.lastgroup not in _CODE_GROUPS:
+            formulas += 1
+    return MarkupCounts(formulas=formulas, code_blocks=code_blocks, code_lines=code_lines)

@@ -19,13 +19,10 @@ Two scorers sit behind :class:`QualityScorer`:
   proportion (``term' = 1 - min(1, n_prose_words / 20) * (1 - term)``), because a page
   that is almost all code or math has too little prose to judge.
 * ``model_path`` set: a fastText supervised model file, loaded with ``fasttext.load_model``
-  from fasttext-predict; the score is the model's probability of ``positive_label``.
-
-NOTE: fasttext-predict 0.9.2.4 can load and apply a supervised model but cannot train one.
-The training packages (fasttext 0.9.3, fasttext-wheel 0.9.2) install the same ``fasttext``
-and ``fasttext_pybind`` modules, so they overwrite fasttext-predict, and their ``predict``
-fails under NumPy 2. Train a model in a separate environment from the file that
-:func:`write_quality_training_file` writes, then pass its path here.
+  from fasttext-numpy2; the score is the model's probability of ``positive_label``.
+  :func:`train_quality_model` (``mimo-data quality train``) trains one from labelled texts,
+  and ``model_path: default`` selects the toolkit's own model, trained on first use from
+  generated text (:mod:`mimo_data.annotate.quality_default`).
 """
 
 from __future__ import annotations
@@ -40,6 +37,7 @@ from typing import Iterable
 import fasttext
 import pyarrow as pa
 
+from mimo_data.annotate.fasttext_train import FastTextTrainConfig, fasttext_line, train_classifier
 from mimo_data.annotate.heuristics import SIGNAL_COLUMNS, HeuristicSignals
 from mimo_data.document import kept_mask, set_column
 
@@ -47,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 POSITIVE_LABEL = "__label__hq"
 NEGATIVE_LABEL = "__label__lq"
+# The model_path value that selects the toolkit's default model.
+DEFAULT_MODEL = "default"
 
 # Words at which the length term reaches 1: the Gopher rules keep pages from 50 words, and
 # a page of a few hundred words is a full article.
@@ -60,13 +60,14 @@ _MIN_PROSE_WORDS = 20
 class QualityScorerConfig:
     """Settings of :class:`QualityScorer`."""
 
-    # Path of a fastText supervised model (.bin or .ftz); None selects the heuristic score.
+    # Path of a fastText supervised model (.bin or .ftz), or "default" for the toolkit's
+    # default model; None selects the heuristic score.
     model_path: str | None = None
     # The model's label for high-quality text; the score is its probability.
     positive_label: str = POSITIVE_LABEL
 
     def __post_init__(self) -> None:
-        if self.model_path is not None and not Path(self.model_path).is_file():
+        if self.model_path not in (None, DEFAULT_MODEL) and not Path(self.model_path).is_file():
             raise ValueError(
                 f"QualityScorerConfig.model_path must be an existing fastText model file, "
                 f"got {self.model_path!r}, which is not a file"
@@ -99,11 +100,6 @@ def _clip(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def fasttext_line(text: str) -> str:
-    """Return ``text`` on one line, as fastText reads it for training and prediction."""
-    return " ".join(text.split())
-
-
 class QualityScorer:
     """Append ``quality`` (float32 in [0, 1]) to each kept document; dropped rows get null.
 
@@ -116,7 +112,7 @@ class QualityScorer:
         self.config = QualityScorerConfig(**fields)
         self._model = None
         if self.config.model_path is not None:
-            self._model = fasttext.load_model(self.config.model_path)
+            self._model = fasttext.load_model(self._resolved_model_path())
             logger.info("loaded quality model %s", self.config.model_path)
         self._signals = HeuristicSignals()
 
@@ -140,6 +136,13 @@ class QualityScorer:
             else:
                 scores.append(heuristic_quality(signals))
         return set_column(table, "quality", pa.array(scores, pa.float32()))
+
+    def _resolved_model_path(self) -> str:
+        if self.config.model_path == DEFAULT_MODEL:
+            from mimo_data.annotate.quality_default import default_quality_model_path
+
+            return default_quality_model_path()
+        return self.config.model_path
 
     def _model_score(self, text: str) -> float:
         # k=-1 returns every label of the model, so the positive label is found if it exists.
@@ -180,3 +183,20 @@ def write_quality_training_file(
     temporary.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     temporary.replace(out_path)
     return len(lines)
+
+
+def train_quality_model(
+    positive_texts: Iterable[str],
+    negative_texts: Iterable[str],
+    out_path: str | Path,
+    *,
+    config: FastTextTrainConfig | None = None,
+) -> dict[str, int]:
+    """Train a fastText quality model (labels ``__label__hq``, ``__label__lq``) and save it.
+
+    Returns the number of training texts per label; raises
+    :class:`~mimo_data.annotate.fasttext_train.TrainingDataError` when a class is empty.
+    """
+    examples = [(POSITIVE_LABEL, text) for text in positive_texts]
+    examples += [(NEGATIVE_LABEL, text) for text in negative_texts]
+    return train_classifier(examples, out_path, config=config)

@@ -1,1 +1,5 @@
-"""Global deduplication steps: exact (text hash, URL) and near-duplicate (MinHash LSH)."""
+"""Global deduplication steps: exact (text hash, URL) and near-duplicate (MinHash LSH) on Ray."""
+
+from mimo_data.dedup.global_dedup import deduplicate
+
+__all__ = ["deduplicate"]

@@ -1,14 +1,13 @@
 """Exact deduplication by text hash and by normalised URL, across all sources at once.
 
-Global dedup is three phases, so only compact keys ever reach the driver:
+The per-batch functions here append a key per document (:func:`text_hash_batch`,
+:func:`url_key_batch`) and mark chosen duplicates (:func:`mark_duplicates`). The grouping
+by key runs on Ray in :mod:`mimo_data.dedup.global_dedup`; :func:`select_exact_duplicates`
+is its in-memory counterpart for small tables.
 
-1. per batch, :func:`text_hash_batch` or :func:`url_key_batch` appends a key per document;
-2. on the driver, :func:`select_exact_duplicates` reads every ``(id, key)`` pair and
-   decides which ids to drop, keeping the smallest id of each group;
-3. per batch, :func:`mark_duplicates` marks the chosen ids as dropped.
-
-Keeping the smallest id makes the choice independent of input order and of how the rows
-were split into batches, so reruns drop the same documents.
+Each group keeps its representative: the highest quality score, then the smallest id. That
+choice does not depend on input order or on how rows were split into batches, so reruns
+drop the same documents.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import xxhash
@@ -28,6 +27,13 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WHITESPACE = re.compile(r"\s+")
+
+# Query parameters that track a click or campaign and never select the page: Google
+# Analytics (utm_*), Google and Microsoft ad click ids, Facebook, Mailchimp, HubSpot.
+_TRACKING_PREFIXES = ("utm_", "_hs")
+_TRACKING_PARAMETERS = frozenset(
+    {"gclid", "dclid", "gbraid", "wbraid", "msclkid", "fbclid", "igshid", "mc_cid", "mc_eid", "_ga", "yclid", "ref_src"}
+)
 
 
 class DuplicateIdError(ValueError):
@@ -56,11 +62,13 @@ def text_hash_batch(table: pa.Table) -> pa.Table:
 
 
 def normalise_url(url: str) -> str | None:
-    """Return the dedup key of ``url``, or None when it has no scheme and host.
+    """Return the dedup key of ``url``, or None when it has no http(s) scheme and host.
 
-    The key has a lower-case scheme and host, no default port (80 for http, 443 for https),
-    no fragment and no trailing slash on the path. The query string is kept, because it
-    often selects the page (``?id=42``).
+    The key drops the scheme (http and https pages are the same page), a leading ``www.``,
+    the default port (80 or 443), the fragment, a trailing slash and tracking parameters
+    (``utm_*``, ``gclid``, ``fbclid`` and the like). Host is lower-cased, the path keeps its
+    case, and the remaining query parameters are kept, sorted, because they often select
+    the page (``?id=42``).
     """
     try:
         parts = urlsplit(url.strip())
@@ -68,17 +76,23 @@ def normalise_url(url: str) -> str | None:
     except ValueError as error:  # an invalid port or IPv6 literal
         logger.warning("invalid url %r, no url_key: %s", url, error)
         return None
-    if not parts.scheme or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
 
-    scheme = parts.scheme.lower()
     host = parts.hostname  # urlsplit already lower-cases it and drops the user info
+    host = host.removeprefix("www.")
     if ":" in host:
         host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
     path = parts.path.rstrip("/")
-    return urlunsplit(SplitResult(scheme, host, path, parts.query, ""))
+    query = sorted(
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if name.lower() not in _TRACKING_PARAMETERS and not name.lower().startswith(_TRACKING_PREFIXES)
+    )
+    return urlunsplit(SplitResult("", host, path, urlencode(query), "")).removeprefix("//")
 
 
 def url_key_batch(table: pa.Table) -> pa.Table:
@@ -91,31 +105,45 @@ def url_key_batch(table: pa.Table) -> pa.Table:
     return set_column(table, "url_key", pa.array(keys, pa.string()))
 
 
+def rank_key(doc_id: str, quality: float | None) -> tuple[float, str]:
+    """Return the sort key of a representative: highest quality first, then smallest id.
+
+    A null quality ranks below every score.
+    """
+    return (-quality if quality is not None else float("inf"), doc_id)
+
+
 def select_exact_duplicates(
-    ids: Sequence[str], keys: Sequence[int | str | None]
+    ids: Sequence[str],
+    keys: Sequence[int | str | None],
+    qualities: Sequence[float | None] | None = None,
 ) -> dict[str, str]:
     """Return ``{dropped id: kept id}`` for every document whose key another one shares.
 
-    Each group of equal keys keeps its smallest id. A None key takes part in no group.
-    Raises ValueError when the sequences differ in length and DuplicateIdError when an id
-    repeats.
+    Each group of equal keys keeps the document with the highest quality, then the smallest
+    id. A None key takes part in no group. Raises ValueError when the sequences differ in
+    length and DuplicateIdError when an id repeats.
     """
-    if len(ids) != len(keys):
-        raise ValueError(f"ids and keys must have the same length, got {len(ids)} and {len(keys)}")
+    qualities = list(qualities) if qualities is not None else [None] * len(ids)
+    if not len(ids) == len(keys) == len(qualities):
+        raise ValueError(
+            f"ids, keys and qualities must have the same length, got {len(ids)}, {len(keys)} and {len(qualities)}"
+        )
     check_unique_ids(ids)
 
-    kept_by_key: dict[int | str, str] = {}
-    for doc_id, key in zip(ids, keys):
+    kept_by_key: dict[int | str, tuple[float, str]] = {}
+    for doc_id, key, quality in zip(ids, keys, qualities):
         if key is None:
             continue
+        rank = rank_key(doc_id, quality)
         kept = kept_by_key.get(key)
-        if kept is None or doc_id < kept:
-            kept_by_key[key] = doc_id
+        if kept is None or rank < kept:
+            kept_by_key[key] = rank
 
     return {
-        doc_id: kept_by_key[key]
+        doc_id: kept_by_key[key][1]
         for doc_id, key in zip(ids, keys)
-        if key is not None and kept_by_key[key] != doc_id
+        if key is not None and kept_by_key[key][1] != doc_id
     }
 
 

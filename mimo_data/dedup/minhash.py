@@ -1,49 +1,47 @@
-"""Near-duplicate detection with MinHash signatures and LSH, across all sources at once.
+"""MinHash signatures, vectorised per batch, and LSH banding for near-duplicate detection.
 
-The same three phases as :mod:`mimo_data.dedup.exact`:
+Text is normalised (Unicode NFKC, lower case, punctuation to spaces, whitespace runs
+collapsed) and cut into shingles: word n-grams, or character n-grams for CJK text.
 
-1. per batch, :class:`MinHashSigner` appends a ``minhash`` signature per document;
-2. on the driver, :func:`select_near_duplicates` indexes every signature in a
-   ``datasketch.MinHashLSH``, confirms each candidate pair by its estimated Jaccard
-   similarity, clusters confirmed pairs with union-find and keeps the smallest id per cluster;
-3. per batch, :func:`mark_duplicates` marks the dropped ids.
-
-Memory on the driver: the signatures only, never the text. Each one is ``num_perm`` uint32
-values (512 bytes at the default 128); the LSH index adds one bucket key per band and
-document. Measured with tracemalloc on 20,000 and 50,000 random signatures at the defaults,
-the selection peaks at about 6 KB per document on top of its input and handles about 3,300
-documents per second on one AMD EPYC core.
+Signatures are computed for a whole batch at once. Every unit (word or character) of the
+batch is hashed in one vectorised call (pandas' SipHash), a shingle hash is a fixed linear
+combination of the hashes of its units, and the permutations are datasketch 2.0's
+"affine32" scheme with the same ``num_perm`` and ``seed``. So a signature equals the
+``hashvalues`` of ``datasketch.MinHash(num_perm, seed, hashfunc=lambda h: h)`` fed with
+:func:`shingle_hashes`, and a ``LeanMinHash`` built from it can query a datasketch index.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
 from mimo_data.annotate.markup import CJK_RANGES
-from mimo_data.dedup.exact import check_unique_ids, mark_duplicates
+from mimo_data.dedup.exact import check_unique_ids, mark_duplicates, rank_key
 from mimo_data.document import kept_mask, set_column
 
 __all__ = [
     "MinHashConfig",
     "MinHashSigner",
+    "band_keys",
     "mark_duplicates",
     "select_near_duplicates",
+    "shingle_hashes",
     "shingles",
 ]
 
 logger = logging.getLogger(__name__)
 
-# datasketch 2.0 names the permutation scheme of a MinHash; "affine32" is its default and
-# gives uint32 hash values, which is what the signer stores.
-_SCHEME = "affine32"
+SHINGLE_UNITS = ("auto", "word", "char")
 
 # Weights of false positives and false negatives in the LSH parameter search. Every
 # candidate pair is confirmed on its full signature, so a false positive costs one
@@ -56,26 +54,48 @@ _CJK_CHAR = re.compile(f"[{CJK_RANGES}]")
 # Texts with at least this fraction of CJK characters (among non-space characters) are
 # shingled by characters, because Chinese and Japanese do not separate words with spaces.
 _CJK_SHINGLE_FRACTION = 0.3
+# Underscore counts as a word character for \w, but it is punctuation in prose.
+_PUNCTUATION = re.compile(r"[^\w\s]|_")
+
+# Odd 64-bit multipliers, one per position in a shingle: the golden-ratio constant and its
+# successive MurmurHash3 fmix64 values, forced odd. Distinct multipliers make the shingle
+# hash depend on word order.
+_POSITION_MULTIPLIERS = np.array(
+    [
+        0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93,
+        0xA0761D6478BD642F, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3, 0x589965CC75374CC3,
+        0x1D8E4E27C47D124F, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
+        0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x85EBCA77C2B2AE63, 0xCC9E2D51B2F6F6E1,
+    ],
+    dtype=np.uint64,
+)
+MAX_SHINGLE_SIZE = len(_POSITION_MULTIPLIERS)
+
+# Shingles per block of the permutation step: the block's hash matrix is this many rows of
+# num_perm uint32 values (4 MiB at 128 permutations), so memory stays flat on long texts.
+_SHINGLES_PER_BLOCK = 8192
+_MAX_UINT32 = np.uint32(0xFFFFFFFF)
 
 
 @dataclass(kw_only=True)
 class MinHashConfig:
-    """Settings shared by :class:`MinHashSigner` and :func:`select_near_duplicates`.
+    """Settings shared by :class:`MinHashSigner`, :func:`band_keys` and the selection.
 
-    The signer and the selection must use the same config. A wrong ``num_perm`` raises
-    ValueError, but a signature does not record its ``seed``, so a seed mismatch goes
-    undetected and finds almost no duplicates.
+    Signer and selection must use one config: a wrong ``num_perm`` raises ValueError, but a
+    signature does not record its ``seed``, so a seed mismatch finds almost no duplicates.
     """
 
     # Permutations per signature; each adds 4 bytes per document and sharpens the estimate.
     num_perm: int = 128
     # Words per shingle for space-separated scripts.
     shingle_words: int = 5
-    # Characters per shingle for CJK text (whitespace removed first).
+    # Characters per shingle for CJK text (whitespace and punctuation removed first).
     shingle_chars: int = 5
-    # Estimated Jaccard similarity from which two documents are near-duplicates.
+    # "auto": characters for CJK text, words otherwise; "word" or "char" forces one.
+    shingle_unit: str = "auto"
+    # Jaccard similarity from which two documents are near-duplicates.
     threshold: float = 0.8
-    # Seed of the MinHash permutations.
+    # Seed of the MinHash permutations, as datasketch's ``MinHash(seed=...)``.
     seed: int = 1
     # LSH bands, with rows = num_perm // bands. None picks the pair that datasketch's
     # parameter search finds for ``threshold`` with false negatives weighted 0.9 and false
@@ -87,6 +107,16 @@ class MinHashConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"MinHashConfig.{name} must be an int >= 1, got {value!r}")
+        for name in ("shingle_words", "shingle_chars"):
+            if getattr(self, name) > MAX_SHINGLE_SIZE:
+                raise ValueError(
+                    f"MinHashConfig.{name} must be at most {MAX_SHINGLE_SIZE}, got {getattr(self, name)!r}"
+                )
+        if self.shingle_unit not in SHINGLE_UNITS:
+            raise ValueError(
+                f"MinHashConfig.shingle_unit must be one of {', '.join(SHINGLE_UNITS)}, "
+                f"got {self.shingle_unit!r}"
+            )
         if self.num_perm < 2:
             raise ValueError(f"MinHashConfig.num_perm must be >= 2 for LSH, got {self.num_perm!r}")
         if not 0.0 < self.threshold <= 1.0:
@@ -98,32 +128,96 @@ class MinHashConfig:
             )
 
     def lsh_params(self) -> tuple[int, int]:
-        """Return ``(bands, rows)`` of the LSH index."""
+        """Return ``(bands, rows)`` of the LSH banding."""
         if self.bands is not None:
             return self.bands, self.num_perm // self.bands
         return _optimal_param(self.threshold, self.num_perm, *_LSH_ERROR_WEIGHTS)
 
 
-def shingles(text: str, config: MinHashConfig) -> list[bytes]:
-    """Return the lower-cased shingles of ``text``: word n-grams, or character n-grams for CJK.
+def normalise_for_shingles(text: str) -> str:
+    """Return ``text`` in NFKC, lower case, with punctuation replaced by spaces."""
+    return _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", text).lower())
 
-    A text shorter than one shingle yields a single shingle of all of it, and an empty text
-    yields none.
+
+def shingle_units(text: str, config: MinHashConfig) -> tuple[list[str], int, str]:
+    """Return the units of ``text`` (words or characters), the shingle size and the joiner."""
+    normalised = normalise_for_shingles(text)
+    by_chars = config.shingle_unit == "char"
+    if config.shingle_unit == "auto":
+        visible = "".join(normalised.split())
+        by_chars = bool(visible) and len(_CJK_CHAR.findall(visible)) / len(visible) >= _CJK_SHINGLE_FRACTION
+    if by_chars:
+        return list("".join(normalised.split())), config.shingle_chars, ""
+    return normalised.split(), config.shingle_words, " "
+
+
+def shingles(text: str, config: MinHashConfig) -> list[bytes]:
+    """Return the distinct shingles of ``text`` as UTF-8 bytes, in first-seen order.
+
+    Word shingles join their words with one space; character shingles join nothing. A text
+    shorter than one shingle yields a single shingle of all of it, an empty text none.
     """
-    lowered = text.lower()
-    visible = "".join(lowered.split())
-    if visible and len(_CJK_CHAR.findall(visible)) / len(visible) >= _CJK_SHINGLE_FRACTION:
-        units: Sequence[str] = visible
-        size, joiner = config.shingle_chars, ""
-    else:
-        units = lowered.split()
-        size, joiner = config.shingle_words, " "
+    units, size, joiner = shingle_units(text, config)
     if not units:
         return []
-    if len(units) <= size:
-        return [joiner.join(units).encode("utf-8")]
-    starts = range(len(units) - size + 1)
-    return list({joiner.join(units[start : start + size]).encode("utf-8") for start in starts})
+    count = max(len(units) - size + 1, 1)
+    return list(dict.fromkeys(joiner.join(units[start : start + size]).encode("utf-8") for start in range(count)))
+
+
+def shingle_hashes(texts: Sequence[str | None], config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Hash the shingles of every text of a batch at once.
+
+    Returns ``(hashes, offsets)``: the uint32 shingle hashes of text ``i`` are
+    ``hashes[offsets[i]:offsets[i + 1]]`` (repeats included; a None or blank text has none).
+    """
+    # 1. Units of every text, hashed in one call.
+    unit_lists, sizes = [], []
+    for text in texts:
+        units, size, _ = shingle_units(text, config) if text else ([], 1, "")
+        unit_lists.append(units)
+        sizes.append(size)
+    lengths = np.array([len(units) for units in unit_lists], dtype=np.int64)
+    flat = [unit for units in unit_lists for unit in units]
+    unit_hashes = pd.util.hash_array(np.array(flat, dtype=object), categorize=False) if flat else np.empty(0, np.uint64)
+
+    # 2. Lay each text out padded with zero hashes to at least one shingle, so a short text
+    # gives one shingle and no shingle reaches into the next text.
+    size_per_text = np.array(sizes, dtype=np.int64)
+    padded = np.where(lengths > 0, np.maximum(lengths, size_per_text), 0)
+    padded_starts = np.cumsum(padded) - padded
+    layout = np.zeros(int(padded.sum()) + MAX_SHINGLE_SIZE, dtype=np.uint64)
+    unit_text = np.repeat(np.arange(len(texts)), lengths)
+    unit_offset = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    layout[padded_starts[unit_text] + unit_offset] = unit_hashes
+
+    # 3. Shingle hash at each valid start: sum of unit hashes times position multipliers.
+    counts = np.where(padded > 0, padded - size_per_text + 1, 0)
+    starts = np.repeat(padded_starts, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+    shingle_size = np.repeat(size_per_text, counts)
+    combined = np.zeros(len(starts), dtype=np.uint64)
+    for position in range(int(size_per_text.max(initial=0))):
+        in_shingle = shingle_size > position
+        combined[in_shingle] += layout[starts[in_shingle] + position] * _POSITION_MULTIPLIERS[position]
+    hashes = (_fmix64(combined) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return hashes, np.concatenate([[0], np.cumsum(counts)])
+
+
+def _fmix64(values: np.ndarray) -> np.ndarray:
+    # MurmurHash3's 64-bit finalizer: spreads the linear combination over all bits.
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xFF51AFD7ED558CCD)
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xC4CEB9FE1A85EC53)
+    return values ^ (values >> np.uint64(33))
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    # The pre-mix datasketch 2.0 applies to every input hash of the "affine32" scheme.
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 
 
 class MinHashSigner:
@@ -135,57 +229,119 @@ class MinHashSigner:
 
     def __init__(self, config: MinHashConfig | None = None) -> None:
         self.config = config or MinHashConfig()
+        # datasketch draws the permutations from numpy's RandomState(seed); take them from it.
+        self.multipliers, self.offsets = MinHash(num_perm=self.config.num_perm, seed=self.config.seed).permutations
 
     def __call__(self, table: pa.Table) -> pa.Table:
         keep = kept_mask(table).to_pylist()
-        texts = table.column("text").to_pylist()
-        shingle_sets = [
-            shingles(text, self.config) if is_kept and text is not None else []
-            for is_kept, text in zip(keep, texts)
-        ]
+        texts = [text if is_kept else None for is_kept, text in zip(keep, table.column("text").to_pylist())]
+        signatures, signed = self.sign(texts)
+        values = pa.array(signatures.reshape(-1), pa.uint32())
+        list_offsets = pa.array(np.arange(0, signatures.size + 1, self.config.num_perm, dtype=np.int32))
+        column = pa.ListArray.from_arrays(list_offsets, values, mask=pa.array(~signed))
+        return set_column(table, "minhash", column.cast(pa.list_(pa.uint32())))
 
-        # MinHash.bulk shares one set of permutations across the batch instead of drawing
-        # them again for every document.
-        signed_rows = [row for row, shingle_set in enumerate(shingle_sets) if shingle_set]
-        minhashes = MinHash.bulk(
-            [shingle_sets[row] for row in signed_rows],
-            num_perm=self.config.num_perm,
-            seed=self.config.seed,
+    def sign(self, texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the ``(len(texts), num_perm)`` uint32 signatures and a mask of signed texts."""
+        hashes, offsets = shingle_hashes(texts, self.config)
+        counts = np.diff(offsets)
+        signatures = np.full((len(texts), self.config.num_perm), _MAX_UINT32, dtype=np.uint32)
+        text_of_shingle = np.repeat(np.arange(len(texts)), counts)
+        mixed = _fmix32(hashes)
+
+        # Blocks of shingles bound the (shingles x num_perm) matrix. A text that spans two
+        # blocks gets a minimum from each, merged by np.minimum.
+        for start in range(0, len(hashes), _SHINGLES_PER_BLOCK):
+            block = slice(start, start + _SHINGLES_PER_BLOCK)
+            permuted = mixed[block, None] * self.multipliers[None, :] + self.offsets[None, :]
+            owners = text_of_shingle[block]
+            first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            minima = np.minimum.reduceat(permuted, first, axis=0)
+            signatures[owners[first]] = np.minimum(signatures[owners[first]], minima)
+        return signatures, counts > 0
+
+
+def band_keys(signatures: np.ndarray, config: MinHashConfig) -> np.ndarray:
+    """Return the ``(documents, bands)`` uint64 LSH bucket keys of a signature matrix.
+
+    A key mixes the band index with the band's rows, so equal keys in different bands
+    never meet in one bucket.
+    """
+    bands, rows = config.lsh_params()
+    if signatures.shape[1] != config.num_perm:
+        raise ValueError(
+            f"signatures have {signatures.shape[1]} values, but MinHashConfig.num_perm is "
+            f"{config.num_perm}; sign and band with one config"
         )
-        signatures: list[np.ndarray | None] = [None] * table.num_rows
-        for row, minhash in zip(signed_rows, minhashes):
-            signatures[row] = minhash.hashvalues.astype(np.uint32, copy=False)
-        return set_column(table, "minhash", pa.array(signatures, pa.list_(pa.uint32())))
+    keys = np.empty((signatures.shape[0], bands), dtype=np.uint64)
+    wide = signatures.astype(np.uint64)
+    for band in range(bands):
+        key = np.full(signatures.shape[0], np.uint64(band + 1) * _POSITION_MULTIPLIERS[0], dtype=np.uint64)
+        for row in range(rows):
+            key = _fmix64(key ^ wide[:, band * rows + row])
+        keys[:, band] = key
+    return keys
+
+
+def estimated_jaccard(first: np.ndarray, second: np.ndarray) -> float:
+    """Return the fraction of equal values of two signatures, MinHash's Jaccard estimate."""
+    return float(np.mean(first == second))
+
+
+def true_jaccard(first: str, second: str, config: MinHashConfig) -> float:
+    """Return the exact Jaccard similarity of the shingle-hash sets of two texts."""
+    hashes, offsets = shingle_hashes([first, second], config)
+    left = np.unique(hashes[offsets[0] : offsets[1]])
+    right = np.unique(hashes[offsets[1] : offsets[2]])
+    union = np.union1d(left, right).size
+    return np.intersect1d(left, right, assume_unique=True).size / union if union else 0.0
+
+
+def s_curve(config: MinHashConfig, points: int = 21) -> list[dict]:
+    """Return P(candidate) = 1 - (1 - s^rows)^bands at evenly spaced similarities s."""
+    bands, rows = config.lsh_params()
+    similarities = np.linspace(0.0, 1.0, points)
+    probabilities = 1.0 - (1.0 - similarities**rows) ** bands
+    return [{"similarity": round(float(s), 4), "candidate_probability": round(float(p), 6)} for s, p in zip(similarities, probabilities)]
 
 
 def select_near_duplicates(
     ids: Sequence[str],
     signatures: Sequence[Sequence[int] | np.ndarray | None],
     config: MinHashConfig,
+    qualities: Sequence[float | None] | None = None,
 ) -> dict[str, str]:
-    """Return ``{dropped id: kept id}`` for every near-duplicate, keeping the smallest id.
+    """Return ``{dropped id: kept id}`` for every near-duplicate, in one process.
 
-    Candidate pairs come from LSH buckets. A pair joins a cluster only when its estimated
-    Jaccard similarity, the fraction of equal signature values, is at least
-    ``config.threshold``. Clusters are transitive: if A~B and B~C, one of A, B, C is kept
-    even when A and C are further apart. A None signature takes part in no cluster.
+    The in-memory counterpart of the Ray path in :mod:`mimo_data.dedup.global_dedup`, with
+    the same bands, candidate rule and representative: highest quality, then smallest id.
+    A None signature takes part in no cluster.
     """
+    from mimo_data.dedup.components import clusters_to_duplicates, connected_components
+
     if len(ids) != len(signatures):
-        raise ValueError(
-            f"ids and signatures must have the same length, got {len(ids)} and {len(signatures)}"
-        )
+        raise ValueError(f"ids and signatures must have the same length, got {len(ids)} and {len(signatures)}")
     check_unique_ids(ids)
-    signed = [(doc_id, sig) for doc_id, sig in zip(ids, signatures) if sig is not None]
+    qualities = list(qualities) if qualities is not None else [None] * len(ids)
+    signed = [row for row, signature in enumerate(signatures) if signature is not None]
     if not signed:
         return {}
-    signed_ids = [doc_id for doc_id, _ in signed]
-    matrix = _signature_matrix(signed_ids, [sig for _, sig in signed], config)
+    matrix = _signature_matrix([ids[row] for row in signed], [signatures[row] for row in signed], config)
+    keys = band_keys(matrix, config)
 
-    parents = list(range(len(signed_ids)))
-    for first, second in _candidate_pairs(matrix, config):
-        if np.mean(matrix[first] == matrix[second]) >= config.threshold:
-            _union(parents, first, second, signed_ids)
-    return _dropped_to_kept(parents, signed_ids)
+    buckets: dict[int, list[int]] = {}
+    for position in range(len(signed)):
+        for key in keys[position].tolist():
+            buckets.setdefault(key, []).append(position)
+    edges = set()
+    for members in buckets.values():
+        if len(members) > 1:
+            ranked = sorted(members, key=lambda position: rank_key(ids[signed[position]], qualities[signed[position]]))
+            for other in ranked[1:]:
+                if estimated_jaccard(matrix[ranked[0]], matrix[other]) >= config.threshold:
+                    edges.add((ids[signed[ranked[0]]], ids[signed[other]]))
+    ranks = {ids[row]: rank_key(ids[row], qualities[row]) for row in signed}
+    return clusters_to_duplicates(connected_components(edges, ranks.__getitem__))
 
 
 def _signature_matrix(ids: list[str], signatures: list, config: MinHashConfig) -> np.ndarray:
@@ -198,51 +354,3 @@ def _signature_matrix(ids: list[str], signatures: list, config: MinHashConfig) -
             )
         matrix[row] = signature
     return matrix
-
-
-def _candidate_pairs(matrix: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
-    # LSH keys are row numbers. Each pair is stored as (smaller row, larger row), so the set
-    # holds it once however many bands it shares.
-    lsh = MinHashLSH(
-        threshold=config.threshold, num_perm=config.num_perm, params=config.lsh_params()
-    )
-    minhashes = [
-        LeanMinHash(seed=config.seed, hashvalues=row, scheme=_SCHEME) for row in matrix
-    ]
-    with lsh.insertion_session() as session:
-        for row, minhash in enumerate(minhashes):
-            session.insert(row, minhash, check_duplication=False)
-
-    pairs: set[tuple[int, int]] = set()
-    for row, minhash in enumerate(minhashes):
-        for other in lsh.query(minhash):
-            if other != row:
-                pairs.add((min(row, other), max(row, other)))
-    return pairs
-
-
-def _find(parents: list[int], node: int) -> int:
-    while parents[node] != node:
-        parents[node] = parents[parents[node]]  # path halving keeps the trees shallow
-        node = parents[node]
-    return node
-
-
-def _union(parents: list[int], first: int, second: int, ids: list[str]) -> None:
-    # The root of each cluster is its smallest id, so the root is the copy to keep.
-    first_root, second_root = _find(parents, first), _find(parents, second)
-    if first_root == second_root:
-        return
-    if ids[first_root] < ids[second_root]:
-        parents[second_root] = first_root
-    else:
-        parents[first_root] = second_root
-
-
-def _dropped_to_kept(parents: list[int], ids: list[str]) -> dict[str, str]:
-    dropped: dict[str, str] = {}
-    for node, doc_id in enumerate(ids):
-        root = _find(parents, node)
-        if root != node:
-            dropped[doc_id] = ids[root]
-    return dropped

@@ -181,23 +181,97 @@ def formula_from_katex(element: HtmlElement) -> Formula | None:
     return None
 
 
-_FORMULA_IMAGE_HOSTS = ("codecogs.com", "latex.php", "/math/render", "chart.apis.google.com/chart?cht=tx", "mathtex.cgi")
+# Services that render the TeX in their URL's query as an image: CodeCogs, WordPress
+# latex.php, MediaWiki's math renderer, Google Charts, mimeTeX/mathTeX and Zhihu.
+_FORMULA_IMAGE_HOSTS = (
+    "codecogs.com", "latex.php", "/math/render", "chart.apis.google.com/chart?cht=tx", "mathtex.cgi",
+    "mimetex.cgi", "zhihu.com/equation",
+)
+# Query parameters that carry the TeX (latex.php?latex=, equation?tex=, chart?chl=).
+_TEX_QUERY_KEYS = ("latex", "tex", "chl")
+# An alt text in brackets ("[公式]", "[formula]") is a placeholder, not TeX.
+_PLACEHOLDER_ALT_RE = re.compile(r"^\[[^\]]*\]$")
 
 
 def formula_from_image(img: HtmlElement) -> Formula | None:
-    """Read a formula image rendered by a LaTeX service (CodeCogs, WordPress latex.php)."""
+    """Read a formula image: its ``data-formula`` or ``alt`` TeX, else the TeX in the renderer's URL.
+
+    Only images from a known LaTeX rendering service or with a ``latex``/``tex``
+    class count, so that ordinary ``alt`` texts are never read as TeX.
+    """
     src = img.get("src") or img.get("data-src") or ""
     image_classes = classes(img)
     if not (any(host in src for host in _FORMULA_IMAGE_HOSTS) or image_classes & {"latex", "tex", "mathtex"}):
         return None
-    tex = (img.get("alt") or "").strip()
+    tex = (img.get("data-formula") or "").strip()
+    alt = (img.get("alt") or "").strip()
+    if not tex and alt and not _PLACEHOLDER_ALT_RE.match(alt):
+        tex = alt
     if not tex and "?" in src:
-        query = src.split("?", 1)[1]
-        tex = urllib.parse.unquote(query.replace("&space;", " ").split("&", 1)[0]).strip()
+        tex = _tex_from_query(src.split("?", 1)[1])
     if not tex:
         return None
-    display = tex.startswith("\\displaystyle") or "display" in image_classes
+    display = tex.startswith("\\displaystyle") or "display" in image_classes or _ends_with_line_break(tex)
     return Formula(tex, display)
+
+
+def _tex_from_query(query: str) -> str:
+    # Named parameters are form-encoded ("+" is a space); a bare query (CodeCogs,
+    # mimeTeX) is the TeX itself, percent-encoded, with CodeCogs writing spaces as "&space;".
+    parameters = urllib.parse.parse_qs(query, keep_blank_values=False)
+    for key in _TEX_QUERY_KEYS:
+        if parameters.get(key):
+            return parameters[key][0].strip()
+    return urllib.parse.unquote(query.replace("&space;", " ").split("&", 1)[0]).strip()
+
+
+def _ends_with_line_break(tex: str) -> bool:
+    # Zhihu's editor marks a display formula by ending its TeX with "\\".
+    return tex.rstrip().endswith("\\\\")
+
+
+def formula_from_data_attribute(element: HtmlElement) -> Formula | None:
+    """Read the ``data-formula`` TeX that WeChat (mdnice) and Zhihu put on a formula's element.
+
+    ``data-formula-type="block-equation"`` marks display math, as does a TeX that
+    ends with ``\\\\`` on Zhihu images.
+    """
+    tex = (element.get("data-formula") or "").strip()
+    if not tex:
+        return None
+    kind = (element.get("data-formula-type") or "").lower()
+    display = "block" in kind or "display" in kind or _ends_with_line_break(tex)
+    return Formula(tex, display)
+
+
+def formula_from_wikipedia(element: HtmlElement) -> Formula | None:
+    """Read a Wikipedia ``mwe-math-element``: its hidden MathML, else the fallback image's alt TeX.
+
+    MediaWiki hides the MathML with ``display:none`` and shows an SVG image, and
+    both carry the same formula, so the element yields exactly one formula.
+    """
+    display = any("display" in name for child in element.iter() for name in classes(child) if name.startswith("mwe-math"))
+    for child in element.iter():
+        if local_name(child) == "math":
+            formula = formula_from_mathml(child, display=display)
+            if formula.tex:
+                return formula
+    for image in element.iter("img"):
+        alt = (image.get("alt") or "").strip()
+        if alt:
+            return Formula(alt, display)
+    return None
+
+
+def formula_from_raw_tex(element: HtmlElement) -> Formula | None:
+    """Read an element whose whole text is TeX for a client-side renderer (WordPress ``wp-katex-eq``).
+
+    ``data-display="true"`` marks display math.
+    """
+    tex = element.text_content().strip()
+    if not tex:
+        return None
+    return Formula(tex, (element.get("data-display") or "").lower() == "true")
 
 
 # katex.render("TeX", element) draws a formula into an empty element when the page loads.

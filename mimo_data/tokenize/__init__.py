@@ -10,6 +10,7 @@ from mimo_data.tokenize.shards import (
     shard_paths,
     write_manifest,
 )
+from mimo_data.tokenize.qwen2 import Qwen2RanksError, Qwen2Tokenizer
 from mimo_data.tokenize.tokenizer import (
     Tokenizer,
     TokenizerFormatError,
@@ -22,6 +23,8 @@ __all__ = [
     "PACKED_SCHEMA",
     "ManifestError",
     "PackingError",
+    "Qwen2RanksError",
+    "Qwen2Tokenizer",
     "ShardError",
     "ShardWriter",
     "Tokenizer",

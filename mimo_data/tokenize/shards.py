@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 SHARD_PATTERN = "part-*.parquet"
 MANIFEST_NAME = "manifest.json"
 COMPRESSION = "zstd"
+# Uncompressed bytes per Parquet row group: a few MB lets a reader fetch one group at a time.
+ROW_GROUP_BYTES = 4 * 1024 * 1024
 
 
 class ShardError(RuntimeError):
@@ -90,7 +92,7 @@ class ShardWriter:
     def _write_shard(self, table: pa.Table) -> None:
         path = self.out_dir / f"part-{len(self._paths):05d}.parquet"
         tmp_path = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp_path, compression=COMPRESSION)
+        pq.write_table(table, tmp_path, compression=COMPRESSION, row_group_size=_row_group_rows(table))
         os.replace(tmp_path, path)
         self._paths.append(path)
         logger.debug("wrote %s with %d rows", path, table.num_rows)
@@ -102,6 +104,14 @@ class ShardWriter:
         # On an error the partial last shard is not written, so the folder never looks complete.
         if exc_type is None:
             self.close()
+
+
+def _row_group_rows(table: pa.Table) -> int:
+    """Rows per row group so that a group holds about ROW_GROUP_BYTES of uncompressed data."""
+    if table.num_rows == 0:
+        return 1
+    bytes_per_row = max(1, table.nbytes // table.num_rows)
+    return max(1, ROW_GROUP_BYTES // bytes_per_row)
 
 
 def write_manifest(stage_dir: str | os.PathLike, manifest: dict) -> Path:

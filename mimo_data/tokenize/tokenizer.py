@@ -8,6 +8,9 @@ order:
    target file, so a non-editable install carries the asset itself.
 2. ``tokenizer/`` at the repository root, where ``tokenizer/build_tokenizer.py`` writes
    the asset, for a checkout whose symlinks were not kept.
+
+The name ``qwen2`` is not a file: it loads the Qwen2 vocabulary from an installed wheel
+(see ``mimo_data.tokenize.qwen2``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 from tokenizers import Tokenizer as HFTokenizer
+
+from mimo_data.tokenize.qwen2 import QWEN2_NAME, Qwen2Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +110,15 @@ class Tokenizer:
 
 
 def bundled_tokenizer_names() -> list[str]:
-    """Return the names of the tokenizer.json files found in the bundled folders."""
+    """Return the names of the bundled tokenizers: ``qwen2`` and the tokenizer.json files of the bundled folders."""
     names = {path.stem for folder in BUNDLED_DIRS if folder.is_dir() for path in folder.glob("*.json")}
-    return sorted(names)
+    return sorted(names | {QWEN2_NAME})
 
 
-def load_tokenizer(spec: str = DEFAULT_TOKENIZER) -> Tokenizer:
-    """Load a bundled tokenizer by name, or a tokenizer.json file by path."""
+def load_tokenizer(spec: str = DEFAULT_TOKENIZER) -> Tokenizer | Qwen2Tokenizer:
+    """Load ``qwen2``, a bundled tokenizer by name, or a tokenizer.json file by path."""
+    if spec == QWEN2_NAME:
+        return Qwen2Tokenizer()
     path = _resolve_spec(spec)
     data = path.read_bytes()
     try:

@@ -45,7 +45,7 @@ def _dedup_by_text(table: pa.Table) -> pa.Table:
     dropped = select_exact_duplicates(
         hashed.column("id").to_pylist(), hashed.column("text_hash").to_pylist()
     )
-    return mark_duplicates(hashed, dropped, step="exact_dedup", reason="duplicate_text")
+    return mark_duplicates(hashed, dropped, step="exact_dedup", reason="duplicate_exact")
 
 
 def test_copies_across_sources_collapse(articles):
@@ -58,7 +58,7 @@ def test_copies_across_sources_collapse(articles):
     out = _dedup_by_text(table)
 
     reasons = out.column("drop_reason").to_pylist()
-    assert reasons.count("duplicate_text") == 6
+    assert reasons.count("duplicate_exact") == 6
     ids = out.column("id").to_pylist()
     for doc_id, reason, kept_id in zip(ids, reasons, out.column("duplicate_of").to_pylist()):
         if reason is None:
@@ -94,7 +94,7 @@ def test_dropped_rows_ignored(articles):
     hashed = text_hash_batch(table)
     assert hashed.column("text_hash").to_pylist()[2] is None
     out = _dedup_by_text(table)
-    assert out.column("drop_reason").to_pylist().count("duplicate_text") == 1
+    assert out.column("drop_reason").to_pylist().count("duplicate_exact") == 1
     assert out.column("drop_reason").to_pylist()[2] == "low_alpha"
     assert out.column("duplicate_of").to_pylist()[2] is None
 
@@ -102,11 +102,13 @@ def test_dropped_rows_ignored(articles):
 @pytest.mark.parametrize(
     ("url", "key"),
     [
-        ("HTTPS://Example.COM:443/Path/?q=1#top", "https://example.com/Path?q=1"),
-        ("http://example.com:80/", "http://example.com"),
-        ("http://example.com:8080/a/", "http://example.com:8080/a"),
-        ("http://user@[2001:DB8::1]:81/x", "http://[2001:db8::1]:81/x"),
+        ("HTTPS://Example.COM:443/Path/?q=1#top", "example.com/Path?q=1"),
+        ("http://example.com:80/", "example.com"),
+        ("http://www.example.com:8080/a/", "example.com:8080/a"),
+        ("http://user@[2001:DB8::1]:81/x", "[2001:db8::1]:81/x"),
+        ("https://example.com/a?utm_source=x&id=7&fbclid=y&b=2", "example.com/a?b=2&id=7"),
         ("example.com/page", None),
+        ("ftp://example.com/file", None),
         ("http://example.com:99999/", None),
     ],
 )
@@ -136,6 +138,13 @@ def test_url_duplicates_collapse(articles):
     assert dropped == {rows[0]["id"] + "-b": rows[0]["id"]}
 
 
+def test_highest_quality_kept():
+    dropped = select_exact_duplicates(["a", "b", "c"], [1, 1, 1], [0.2, 0.9, None])
+    assert dropped == {"a": "b", "c": "b"}
+    tied = select_exact_duplicates(["b", "a"], [1, 1], [0.5, 0.5])
+    assert tied == {"b": "a"}
+
+
 def test_duplicate_ids_rejected():
     with pytest.raises(DuplicateIdError, match="'a'"):
         select_exact_duplicates(["a", "b", "a"], [1, 2, 1])
@@ -145,9 +154,9 @@ def test_duplicate_ids_rejected():
 
 def test_earlier_duplicate_of_kept():
     table = documents_from_rows([{"id": i, "source": "s", "format": "x", "text": i} for i in "abc"])
-    first = mark_duplicates(table, {"b": "a"}, step="exact_dedup", reason="duplicate_text")
+    first = mark_duplicates(table, {"b": "a"}, step="exact_dedup", reason="duplicate_exact")
     second = mark_duplicates(
-        first, {"b": "c", "c": "a"}, step="minhash_dedup", reason="near_duplicate"
+        first, {"b": "c", "c": "a"}, step="minhash_dedup", reason="duplicate_near"
     )
     assert second.column("duplicate_of").to_pylist() == [None, "a", "a"]
-    assert second.column("drop_reason").to_pylist() == [None, "duplicate_text", "near_duplicate"]
+    assert second.column("drop_reason").to_pylist() == [None, "duplicate_exact", "duplicate_near"]

@@ -13,6 +13,7 @@ from mimo_data.dedup.minhash import (
     MinHashSigner,
     mark_duplicates,
     select_near_duplicates,
+    shingle_hashes,
     shingles,
 )
 from mimo_data.document import documents_from_rows, make_doc_id, mark_dropped
@@ -102,12 +103,12 @@ def test_dropped_rows_ignored(articles):
     dropped = select_near_duplicates(
         signed.column("id").to_pylist(), signed.column("minhash").to_pylist(), CONFIG
     )
-    out = mark_duplicates(signed, dropped, step="minhash_dedup", reason="near_duplicate")
+    out = mark_duplicates(signed, dropped, step="minhash_dedup", reason="duplicate_near")
     ids = out.column("id").to_pylist()
     kept, removed = sorted([ids[0], ids[2]])
     assert dropped == {removed: kept}
     reasons = dict(zip(ids, out.column("drop_reason").to_pylist()))
-    assert reasons == {kept: None, ids[1]: "low_alpha", removed: "near_duplicate"}
+    assert reasons == {kept: None, ids[1]: "low_alpha", removed: "duplicate_near"}
     assert out.column("duplicate_of").to_pylist()[1] is None
 
 
@@ -147,6 +148,35 @@ def test_num_perm_mismatch_rejected():
 def test_invalid_config_names_field(field, value):
     with pytest.raises(ValueError, match=field):
         MinHashConfig(**{field: value})
+
+
+def test_signature_matches_datasketch(articles):
+    # Our signature is datasketch's affine32 MinHash of the same shingle hashes, same seed.
+    from datasketch import MinHash
+
+    hashes, offsets = shingle_hashes(articles[:3], CONFIG)
+    signatures, signed = MinHashSigner(CONFIG).sign(articles[:3])
+    assert signed.all()
+    for row in range(3):
+        reference = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, hashfunc=lambda value: value)
+        reference.update_batch(hashes[offsets[row] : offsets[row + 1]].tolist())
+        assert (reference.hashvalues == signatures[row]).all()
+
+
+def test_shingles_normalised():
+    config = MinHashConfig(shingle_words=2)
+    assert shingles("Ｈｅｌｌｏ,  World!  hello world", config) == [b"hello world", b"world hello"]
+    hashes, offsets = shingle_hashes(["Hello, world!", "hello world", "world hello"], config)
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert list(offsets) == [0, 1, 2, 3]
+
+
+def test_signatures_independent_of_batch(articles):
+    signer = MinHashSigner(CONFIG)
+    whole, _ = signer.sign(articles[:21])
+    for start in range(0, 21, 7):
+        part, _ = signer.sign(articles[start : start + 7])
+        assert (part == whole[start : start + 7]).all()
 
 
 def test_lsh_params_default_and_override():

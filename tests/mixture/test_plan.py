@@ -1,7 +1,7 @@
 import pytest
 
 from mimo_data.config import StageConfig
-from mimo_data.mixture.plan import Candidate, plan_stage
+from mimo_data.mixture.plan import SHARE_TOLERANCE, Candidate, MixtureInfeasibleError, plan_stage
 
 
 def corpus() -> list[Candidate]:
@@ -39,9 +39,25 @@ def test_upsamples_scarce_domain_in_whole_epochs():
 
 
 def test_max_epochs_caps_repetition():
-    plan = plan_stage(corpus(), stage(tokens_target=8000, max_epochs=3.0), seed=0)
+    plan = plan_stage(corpus(), stage(tokens_target=3000, weights={"web": 0.5, "math": 0.5}, max_epochs=3.0), seed=0)
     assert plan.domains["math"]["tokens_achieved"] == 1500
     assert max(plan.copies[f"m{i:03d}"] for i in range(10)) == 3
+    assert plan.domains["math"]["docs_repeated"] == 10
+
+
+def test_infeasible_budget_raises_with_numbers():
+    with pytest.raises(MixtureInfeasibleError) as error:
+        plan_stage(corpus(), stage(tokens_target=8000, max_epochs=3.0), seed=0)
+    message = str(error.value)
+    assert "domain math needs 4000 tokens but reaches only 1500" in message
+    assert "math 3" in message
+    assert "max_epochs" in message
+
+
+def test_missing_domain_documents_are_infeasible():
+    docs = [d for d in corpus() if d.domain != "math"]
+    with pytest.raises(MixtureInfeasibleError, match="domain math needs 1000 tokens but reaches only 0"):
+        plan_stage(docs, stage(), seed=0)
 
 
 def test_excluded_source_and_missing_domain_are_counted():
@@ -53,7 +69,7 @@ def test_excluded_source_and_missing_domain_are_counted():
 
 
 def test_higher_quality_documents_are_preferred():
-    plan = plan_stage(corpus(), stage(tokens_target=10000, weights={"web": 0.3, "math": 0.7}), seed=0)
+    plan = plan_stage(corpus(), stage(tokens_target=3000), seed=0)
     chosen = [d.quality for d in corpus() if d.domain == "web" and d.id in plan.copies]
     skipped = [d.quality for d in corpus() if d.domain == "web" and d.id not in plan.copies]
     assert sum(chosen) / len(chosen) > sum(skipped) / len(skipped)
@@ -69,3 +85,56 @@ def test_min_quality_excludes_documents():
     plan = plan_stage(corpus(), stage(min_quality=0.5), seed=0)
     assert all(d.quality >= 0.5 for d in corpus() if d.id in plan.copies)
     assert plan.not_selected["below_min_quality"] == 60  # qualities 0.2, 0.3 and 0.4: 3 of 5 web documents
+
+
+def mixed_sources() -> list[Candidate]:
+    docs = [Candidate(id=f"a{i:03d}", source="arxiv", domain="math", quality=0.5 + (i % 2) / 4, token_count=19) for i in range(50)]
+    docs += [Candidate(id=f"f{i:03d}", source="forum", domain="math", quality=0.5, token_count=19) for i in range(50)]
+    docs += [Candidate(id=f"w{i:03d}", source="web", domain="web", quality=0.5, token_count=19) for i in range(500)]
+    return docs
+
+
+def test_source_share_is_met_inside_its_domain():
+    config = stage(tokens_target=4000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[], source_weights={"arxiv": 0.3})
+    plan = plan_stage(mixed_sources(), config, seed=0)
+    arxiv, forum = plan.sources["arxiv"], plan.sources["forum"]
+    assert arxiv["tokens_target"] == 1200
+    assert arxiv["tokens_achieved"] == 1200
+    assert forum["share_target"] is None
+    assert forum["tokens_achieved"] == 800
+    assert arxiv["share_achieved"] == pytest.approx(0.3, abs=SHARE_TOLERANCE)
+    assert plan.domains["math"]["share_achieved"] == pytest.approx(0.5, abs=SHARE_TOLERANCE)
+
+
+def test_fractional_source_cap_limits_last_epoch():
+    config = stage(tokens_target=6000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[],
+                   source_weights={"forum": 0.1}, source_max_epochs={"arxiv": 2.5})
+    plan = plan_stage(mixed_sources(), config, seed=0)
+    # arxiv has 1000 tokens; 2.5 epochs allow 2500 and the pool's target is 0.4 x 6000 = 2400.
+    arxiv = plan.sources["arxiv"]
+    assert arxiv["tokens_achieved"] == 2400
+    assert max(plan.copies[f"a{i:03d}"] for i in range(50)) == 3
+    assert plan.sources["forum"]["tokens_achieved"] == 600
+
+
+def test_source_cap_makes_budget_infeasible():
+    config = stage(tokens_target=6000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[],
+                   source_weights={"arxiv": 0.4}, source_max_epochs={"arxiv": 2.0})
+    with pytest.raises(MixtureInfeasibleError, match="source arxiv needs 2400 tokens but reaches only 2000"):
+        plan_stage(mixed_sources(), config, seed=0)
+
+
+def test_domain_min_quality_downsamples_by_score():
+    config = stage(tokens_target=2000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[], domain_min_quality={"math": 0.6})
+    plan = plan_stage(mixed_sources(), config, seed=0)
+    assert plan.not_selected["below_min_quality"] == 75  # 25 arxiv at 0.5 and all 50 forum documents
+    assert plan.sources["arxiv"]["docs_selected"] == 25
+    assert "forum" not in plan.sources
+
+
+def test_achieved_shares_are_within_one_point():
+    config = stage(tokens_target=10000, weights={"web": 0.7, "math": 0.3}, exclude_sources=[], source_weights={"arxiv": 0.2})
+    plan = plan_stage(mixed_sources(), config, seed=3)
+    for domain, report in plan.domains.items():
+        assert abs(report["share_achieved"] - report["share_target"]) <= SHARE_TOLERANCE, domain
+    assert plan.tokens_planned == pytest.approx(10000, abs=50)
