@@ -48,8 +48,6 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("shard_dir", help="a stage folder (with manifest.json) or a build output folder")
     inspect.add_argument("--sample-chars", type=int, default=600, help="characters of decoded text to show per stage")
 
-    # NOTE: the `quality train` and `domain train` registrations below were rebuilt from their
-    # handlers and tests after an overlapping edit removed them; their help texts are new.
     quality = commands.add_parser("quality", help="train the quality classifier", description="train the quality classifier")
     quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="COMMAND")
     quality_train = _command(quality_commands, "train", _run_quality_train, "train the fastText quality classifier from positive and negative texts")

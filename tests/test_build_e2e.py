@@ -143,3 +143,12 @@ def test_inspect_prints_manifest_and_sample(real_build, capsys):
     for stage in STAGES:
         assert f"stage {stage}" in out
     assert "decoded" in out
+
+
+def test_decontamination_reports_reasoning_overlap(real_build):
+    decontam = next(entry for entry in real_build.accounting if entry["step"] == "decontam")
+    assert decontam["dropped"].get("benchmark_overlap", 0) > 0
+    report = real_build.manifests["stage-3"]["decontamination"]["benchmarks"]
+    math_sources = report["math"]["documents_by_source"]
+    assert any(source.startswith("synthetic") for source in math_sources), math_sources
+    assert report["math"]["items_matched"]

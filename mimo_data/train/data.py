@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import torch
 
 from mimo_data.tokenize.shards import ManifestError, read_manifest, shard_paths
-from mimo_data.train.model import IGNORE_INDEX
+from mimo_data.train.mtp import IGNORE_INDEX
 
 logger = logging.getLogger(__name__)
 
@@ -91,21 +91,49 @@ def make_batch(input_ids: np.ndarray, loss_mask: np.ndarray, segment_ids: np.nda
     return Batch(ids[:, :-1], targets, target_mask, segments[:, :-1])
 
 
-def iter_batches(
-    rows: dict[str, np.ndarray], *, batch_size: int, seed: int = 0, device: str = "cpu"
-) -> Iterator[Batch]:
-    """Yield full batches of shuffled rows forever.
+class StageReader:
+    """Deterministic, resumable batches of one stage's rows, reshuffled every epoch.
 
-    Each epoch draws a fresh permutation and skips its last partial batch.
+    The order of epoch e is a permutation drawn from ``(seed, e)``, so the position in the
+    data is just ``(epoch, cursor)`` and a checkpoint restores it without any RNG state.
+    Each epoch skips its last partial batch.
     """
-    n_rows = len(rows["input_ids"])
-    if n_rows < batch_size:
-        raise StageDataError(f"stage has {n_rows} rows, fewer than batch_size {batch_size}")
-    generator = np.random.default_rng(seed)
 
-    while True:
-        order = generator.permutation(n_rows)
-        for start in range(0, n_rows - batch_size + 1, batch_size):
-            index = order[start : start + batch_size]
-            batch = make_batch(rows["input_ids"][index], rows["loss_mask"][index], rows["segment_ids"][index])
-            yield Batch(*(tensor.to(device) for tensor in batch))
+    def __init__(self, rows: dict[str, np.ndarray], *, batch_size: int, seed: int = 0, device: str = "cpu"):
+        self.rows = rows
+        self.n_rows = len(rows["input_ids"])
+        if self.n_rows < batch_size:
+            raise StageDataError(f"stage has {self.n_rows} rows, fewer than batch_size {batch_size}")
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.epoch = 0
+        self.cursor = 0  # rows of the current epoch's order already served
+        self._order = self._epoch_order(0)
+
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
+
+    def next_batch(self) -> Batch:
+        if self.cursor + self.batch_size > self.n_rows:
+            self.epoch += 1
+            self.cursor = 0
+            self._order = self._epoch_order(self.epoch)
+        index = self._order[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+
+        batch = make_batch(self.rows["input_ids"][index], self.rows["loss_mask"][index], self.rows["segment_ids"][index])
+        return Batch(*(tensor.to(self.device) for tensor in batch))
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "cursor": self.cursor, "seed": self.seed, "n_rows": self.n_rows}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore a position saved by ``state_dict``; the rows and seed must be the ones it was saved with."""
+        if state["seed"] != self.seed or state["n_rows"] != self.n_rows:
+            raise StageDataError(
+                f"saved data position is for seed {state['seed']} over {state['n_rows']} rows, "
+                f"but this stage has seed {self.seed} over {self.n_rows} rows; resume with the same shards and seed"
+            )
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+        self._order = self._epoch_order(self.epoch)
