@@ -80,7 +80,7 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
 
     # 1. Per-document steps, then global dedup, then tokenization.
     documents = _annotated_documents(config)
-    documents = _deduplicate(documents, config)
+    documents = _deduplicate(documents, config, output_dir)
     documents, decontamination = decontaminate(documents, config)
     documents = documents.map_batches(
         TokenizeStep, fn_constructor_kwargs={"tokenizer": config.tokenizer}, batch_format="pyarrow",
@@ -152,13 +152,12 @@ def _actor_pool(config: PipelineConfig):
     return ActorPoolStrategy(min_size=1, max_size=config.ray.max_actors_per_step)
 
 
-def _deduplicate(documents, config: PipelineConfig):
+def _deduplicate(documents, config: PipelineConfig, output_dir: Path):
     """Exact, URL and MinHash dedup across all sources; only keys and signatures are shuffled."""
     from mimo_data.dedup import deduplicate
 
     dedup = config.steps.dedup
-    # NOTE: the explain folder follows the YAML's output; a --output override does not move it.
-    explain_dir = Path(config.resolve(config.output)) / "dedup-explain" if dedup.explain_clusters else None
+    explain_dir = output_dir / "dedup-explain" if dedup.explain_clusters else None
     return deduplicate(
         documents, dedup, seed=config.seed + 1, max_actors=config.ray.max_actors_per_step, explain_dir=explain_dir
     )
