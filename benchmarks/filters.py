@@ -98,8 +98,6 @@ def decontam_measures() -> dict:
 
 
 def throughput(pages: list[dict]) -> float:
-    import pyarrow as pa
-
     from mimo_data.document import documents_from_rows
     from mimo_data.steps import AnnotateStep
 

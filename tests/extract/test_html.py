@@ -55,7 +55,7 @@ def test_wrong_type_raises():
 
 
 def test_page_text_resembling_token_kept():
-    body = f"<p>The literal MIMOMATH0000X and MIMOCODE0000X stay as written, with \\(x\\).</p><pre>code</pre>"
+    body = "<p>The literal MIMOMATH0000X and MIMOCODE0000X stay as written, with \\(x\\).</p><pre>code</pre>"
     result = extract_html(f"<html><body><article>{FILLER}{body}</article></body></html>")
     assert "The literal MIMOMATH0000X and MIMOCODE0000X stay as written, with $x$." in result.text
     assert "```\ncode\n```" in result.text
