@@ -45,7 +45,7 @@ LEDGER_COLUMNS = ["id", "source", "domain", "format", "path", "url", "lang", "qu
 
 @dataclass
 class BuildResult:
-    """What a build wrote: per-step accounting and one manifest per stage."""
+    """The outputs of a build: per-step accounting and one manifest per stage."""
 
     output_dir: Path
     accounting: list[dict]

@@ -120,7 +120,7 @@ class AnnotateStep:
     """Language, heuristic signals, quality and domain tags, with their filters, in one pass.
 
     The models load once per worker; the filters still record their own step names,
-    so the accounting shows each of them. ``domain`` holds the fields of
+    so the accounting shows each of them. ``domain`` contains the fields of
     ``DomainStepConfig``; None uses its defaults (rules only, no drops).
     """
 

@@ -504,8 +504,9 @@ def _array(element: HtmlElement, rows: list, parts: list[str]) -> str:
     columns = max((len(row) for row in rows), default=1)
     alignments = [_COLUMN_ALIGN.get(value, "c") for value in (element.get("columnalign") or "").split()]
     # MathML repeats the last alignment for the remaining columns.
-    spec = "".join(alignments[index] if index < len(alignments) else (alignments[-1] if alignments else "c")
-                   for index in range(columns))
+    fill = alignments[-1] if alignments else "c"
+    padded = alignments + [fill] * max(0, columns - len(alignments))
+    spec = "".join(padded[:columns])
     rows_tex = " \\\\ ".join(parts)
     return f"\\begin{{array}}{{{spec}}}{rows_tex}\\end{{array}}"
 

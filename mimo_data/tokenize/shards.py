@@ -107,7 +107,7 @@ class ShardWriter:
 
 
 def _row_group_rows(table: pa.Table) -> int:
-    """Rows per row group so that a group holds about ROW_GROUP_BYTES of uncompressed data."""
+    """Rows per row group so that a group contains about ROW_GROUP_BYTES of uncompressed data."""
     if table.num_rows == 0:
         return 1
     bytes_per_row = max(1, table.nbytes // table.num_rows)

@@ -150,7 +150,8 @@ def test_explain_writes_clusters(corpus, default_run, explain_dir):
     assert (lsh["bands"], lsh["rows"]) == (14, 9)
     curve = [point["candidate_probability"] for point in lsh["s_curve"]]
     assert curve == sorted(curve)
-    assert curve[0] == 0.0 and curve[-1] == 1.0
+    assert curve[0] == 0.0
+    assert curve[-1] == 1.0
 
 
 def test_true_jaccard_filter_drops_far_pair(articles):
