@@ -43,6 +43,10 @@ _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$]+?)\$", re.DOTALL)
 # The reference block of the Discuz page ends with the label of its "copy code" button
 # (复制代码), which is page chrome and not code; that last line is removed before comparing.
 _REFERENCE_BUTTON_LABELS = ("复制代码",)
+_SVG_RE = re.compile(r"<svg\b.*?</svg>", re.DOTALL | re.IGNORECASE)
+_HTML_TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]*>")
+_MARKDOWN_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MARKDOWN_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
 def squeeze(text: str) -> str:
@@ -151,17 +155,33 @@ def chinese_pages(corpus: Path) -> list[tuple[str, bytes, str]]:
         page = truth_path.with_name(truth_path.name.replace(".expected.txt", ".html"))
         if page.exists():
             pages.append((page.name, page.read_bytes(), truth_path.read_text("utf-8")))
-    # sitdown pages (WeChat, Zhihu, Juejin) ship the Markdown their editor wrote.
+    # sitdown pages (WeChat, Zhihu, Juejin) ship the Markdown that the sitdown converter wrote.
     for truth_path in sorted(folder.glob("sitdown__*.expected.md")):
         page = truth_path.with_name(truth_path.name.replace(".expected.md", ".html"))
         if page.exists():
-            pages.append((page.name, page.read_bytes(), truth_path.read_text("utf-8")))
+            pages.append((page.name, page.read_bytes(), rendered_text(truth_path.read_text("utf-8"))))
     for truth_path in sorted(folder.glob("readability__*_expected.html")):
         page = truth_path.with_name(truth_path.name.replace("_expected.html", "_source.html"))
         if page.exists():
-            text = lxml.html.fromstring(truth_path.read_bytes()).text_content()
+            # The reference is a UTF-8 fragment without a charset declaration, which
+            # lxml would read as Latin-1 if handed the bytes.
+            text = lxml.html.fromstring(truth_path.read_text("utf-8")).text_content()
             pages.append((page.name, page.read_bytes(), text))
     return pages
+
+
+def rendered_text(markdown: str) -> str:
+    """Return the text a reader sees in Markdown: link and image targets and raw HTML tags removed.
+
+    The sitdown references keep formulas as raw inline ``<svg>`` whose path data is
+    not text, and keep every link and image URL. Counted as characters, those URLs and
+    path data made up most of some references. Both extractors' outputs go through
+    the same function before they are compared.
+    """
+    text = _SVG_RE.sub("", markdown)
+    text = _HTML_TAG_RE.sub("", text)
+    text = _MARKDOWN_IMAGE_RE.sub(r"\1", text)
+    return _MARKDOWN_LINK_RE.sub(r"\1", text)
 
 
 def article_f1(corpus: Path) -> dict[str, dict[str, float]]:
@@ -170,9 +190,10 @@ def article_f1(corpus: Path) -> dict[str, dict[str, float]]:
         scores["ours"]["scrapinghub"].append(f1(words(extract_html(raw).text), words(truth)))
         scores["trafilatura"]["scrapinghub"].append(f1(words(trafilatura_markdown(raw)), words(truth)))
     for _, raw, truth in chinese_pages(corpus):
-        scores["ours"]["chinese"].append(f1(characters(extract_html(raw).text), characters(truth)))
+        ours = rendered_text(extract_html(raw).text)
+        scores["ours"]["chinese"].append(f1(characters(ours), characters(truth)))
         # trafilatura is given the bytes so that it applies its own charset detection.
-        baseline = trafilatura.extract(raw, output_format="markdown") or ""
+        baseline = rendered_text(trafilatura.extract(raw, output_format="markdown") or "")
         scores["trafilatura"]["chinese"].append(f1(characters(baseline), characters(truth)))
     return {name: {kind: sum(values) / len(values) for kind, values in kinds.items()} for name, kinds in scores.items()}
 
@@ -239,7 +260,9 @@ def render(formulas, code, articles, rates, command: str) -> str:
         "",
         "trafilatura runs with Markdown output for the recall and F1 rows. Throughput is CPU time of",
         "this process with the two extractors alternating page by page. The Chinese row covers the",
-        "pages of html_zh with ground truth, WeChat and Zhihu formula pages included. The reference code block of",
+        "pages of html_zh with ground truth, WeChat and Zhihu formula pages included. The sitdown references",
+        "and both outputs are compared as rendered text (link and image URLs, raw HTML and inline SVG",
+        "removed), and the readability references are read as UTF-8. The reference code block of",
         "the Discuz page ends with its copy button's label (复制代码), which is dropped before comparing.",
         "",
     ]

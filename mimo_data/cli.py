@@ -40,13 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("pipeline", help="pipeline YAML file")
     build.add_argument("--output", help="output folder (default: the YAML's `output`, relative to the YAML file)")
     build.add_argument("--address", help="Ray cluster address to join (default: RAY_ADDRESS, else an embedded local Ray)")
+    build.add_argument(
+        "--write-dropped", action=argparse.BooleanOptionalAction, default=None,
+        help="write every dropped document (id, source, path, step, reason) to OUTPUT/dropped/ (default: the YAML's `write_dropped`)",
+    )
 
     extract = _command(commands, "extract", _run_extract, "print one JSON object per document of HTML, .html.gz, PDF or WARC files")
     extract.add_argument("files", nargs="+", help="input files")
 
-    inspect = _command(commands, "inspect", _run_inspect, "summarise stage shards: manifest and a decoded sample")
-    inspect.add_argument("shard_dir", help="a stage folder (with manifest.json) or a build output folder")
+    inspect = _command(commands, "inspect", _run_inspect, "summarise stage shards (manifest, decoded sample) and kept documents with their attributes")
+    inspect.add_argument("shard_dir", help="a stage folder (with manifest.json), a build output folder, or its documents/ folder")
     inspect.add_argument("--sample-chars", type=int, default=600, help="characters of decoded text to show per stage")
+    inspect.add_argument("--sample-docs", type=int, default=2,
+                         help="kept documents to show with all their attributes when the folder has documents/")
 
     quality = commands.add_parser("quality", help="train the quality classifier", description="train the quality classifier")
     quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="COMMAND")
@@ -140,6 +146,9 @@ def _run_build(args) -> int:
     from mimo_data.inspect import accounting_table, stage_tokens_table
 
     config = load_pipeline(args.pipeline)
+    if args.write_dropped is not None:
+        config.write_dropped = args.write_dropped
+    _check_build_paths(config, args.output)
     result = build(config, output=args.output, address=args.address)
     print(f"\nDocuments per step ({config.name}):")
     print(accounting_table(result.accounting))
@@ -147,6 +156,27 @@ def _run_build(args) -> int:
     print(stage_tokens_table(result.manifests))
     print(f"\nShards and manifests written under {result.output_dir}")
     return 0
+
+
+def _check_build_paths(config, output: str | None) -> None:
+    """Fail before Ray starts when an input path matches no file or the output folder is not writable."""
+    import tempfile
+
+    from mimo_data.io import InputError, list_inputs
+
+    for source in config.sources:
+        try:
+            list_inputs(source.format, config.resolve(source.path))
+        except InputError as error:
+            raise InputError(f"source {source.name!r}: {error}") from error
+
+    output_dir = Path(output or config.resolve(config.output))
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+    except OSError as error:
+        raise UsageError(f"output folder {output_dir} is not writable ({error}); choose another --output") from error
 
 
 def _run_extract(args) -> int:
@@ -175,11 +205,20 @@ def _extract_format(path: str) -> str:
 
 
 def _run_inspect(args) -> int:
-    from mimo_data.inspect import describe_stage, stage_dirs
+    from mimo_data.inspect import describe_documents, describe_stage, documents_dir, stage_dirs
 
-    for stage_dir in stage_dirs(args.shard_dir):
+    documents = documents_dir(args.shard_dir)
+    try:
+        stages = stage_dirs(args.shard_dir)
+    except FileNotFoundError:
+        if documents is None:
+            raise
+        stages = []  # a documents/ folder, or a build output that has no stage folders yet
+    for stage_dir in stages:
         print(describe_stage(stage_dir, sample_chars=args.sample_chars))
         print()
+    if documents is not None:
+        print(describe_documents(documents, sample_docs=args.sample_docs, sample_chars=args.sample_chars))
     return 0
 
 

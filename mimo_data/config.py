@@ -43,6 +43,19 @@ class SourceConfig:
 
 
 @dataclass(kw_only=True)
+class ExtractStepConfig:
+    """Per-document limits of HTML and PDF extraction; a document over a limit is dropped with a reason."""
+
+    # A 20 MB page of short paragraphs took 18 s and 0.9 GB to extract (one run on a shared
+    # 2-core machine). lxml parsing cannot be interrupted, so only this size limit bounds it.
+    html_max_bytes: int = 20_000_000  # raw bytes of a page (after gunzip); larger pages are dropped "too_large"
+    pdf_max_bytes: int = 100_000_000  # raw bytes of a PDF; larger files are dropped "too_large"
+    html_timeout_seconds: float = 60.0  # wall time per page; slower pages are dropped "extract_timeout"
+    pdf_timeout_seconds: float = 120.0  # wall time per PDF; "pdf_timeout" between pages, "extract_timeout" otherwise
+    pdf_max_pages: int = 2000  # PDFs with more pages are dropped "pdf_too_many_pages"
+
+
+@dataclass(kw_only=True)
 class LanguageStepConfig:
     """Language identification with fastText lid.176, and which languages to keep."""
 
@@ -77,7 +90,7 @@ class QualityStepConfig:
 class DomainStepConfig:
     """Domain tags (domain_tag column) and reasoning density; the source's `domain` is not changed."""
 
-    model_path: str | None = None  # fastText domain model from `mimo-data quality train-domain`; None uses rules only
+    model_path: str | None = None  # fastText domain model from `mimo-data domain train`; None uses rules only
     min_rule_score: float = 1.0  # rule score at or above which the rule tag is used without the model
     min_model_prob: float = 0.5  # model probability at or above which the model's tag is used
     drop_tags: list[str] = field(default_factory=list)  # documents with these tags are dropped, e.g. [ads, jobs]
@@ -124,6 +137,7 @@ class DedupStepConfig:
 
 @dataclass(kw_only=True)
 class StepsConfig:
+    extract: ExtractStepConfig = field(default_factory=ExtractStepConfig)
     language: LanguageStepConfig = field(default_factory=LanguageStepConfig)
     heuristics: HeuristicStepConfig = field(default_factory=HeuristicStepConfig)
     quality: QualityStepConfig = field(default_factory=QualityStepConfig)
@@ -146,13 +160,16 @@ class StageConfig:
     source_weights: dict[str, float] = field(default_factory=dict)  # share of tokens_target for a source, taken from its domain's weight
     source_max_epochs: dict[str, float] = field(default_factory=dict)  # max_epochs for one source, overriding max_epochs
     domain_min_quality: dict[str, float] = field(default_factory=dict)  # min_quality for one domain (the higher floor applies)
+    packing: str | None = None  # packing method of this stage's rows (greedy or best_fit); None uses the pipeline's
 
 
 @dataclass(kw_only=True)
 class RayConfig:
     num_cpus: int | None = None  # CPUs of the embedded local Ray; None lets Ray use all of them
     address: str | None = None  # an existing cluster; --address and RAY_ADDRESS override it
-    max_actors_per_step: int = 1  # workers of a model-loading step (annotate, MinHash, tokenize); each takes 1 CPU
+    max_actors_per_step: int = 1  # workers of an actor step (MinHash, dedup marking, decontamination, tokenize); each takes 1 CPU
+    unit_records: int = 1000  # JSONL lines, Parquet rows or WARC records per unit of resumable work; an HTML or PDF file is one unit
+    task_retries: int = 3  # retries of a task, and restarts of an actor, whose worker or node died
 
 
 @dataclass(kw_only=True)
@@ -166,8 +183,10 @@ class PipelineConfig:
     tokenizer: str = "mimo-bpe-16k"  # a bundled tokenizer name or a path to tokenizer.json
     seed: int = 0
     rows_per_shard: int = 1024  # packed sequences per Parquet file
+    packing: str = "greedy"  # how documents fill rows: greedy (split across rows) or best_fit (placed whole where possible)
     write_documents: bool = True  # write the kept documents (text and attributes) under documents/
     write_dropped: bool = True  # write the dropped documents (id, source, step, reason) under dropped/
+    resume: bool = True  # reuse the units committed under OUTPUT/_work/units by an earlier run; false recomputes them
     steps: StepsConfig = field(default_factory=StepsConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     base_dir: str = "."  # folder of the YAML file; set by load_pipeline, not read from YAML
@@ -285,13 +304,31 @@ def _check_pipeline(config: PipelineConfig) -> None:
         _check_stage(stage, f"pipeline.stages[{i}]", {source.name: source.domain for source in config.sources}, domains)
         if stage.name in stage_names:
             raise ConfigError(f"pipeline.stages[{i}].name", f"duplicate stage name {stage.name!r}")
+        # The name becomes a folder under the output folder, so it must not lead out of it.
+        if stage.name in ("", ".", "..") or "/" in stage.name or "\\" in stage.name:
+            raise ConfigError(f"pipeline.stages[{i}].name", f"must be a plain folder name without '/' or '\\', found {stage.name!r}")
         stage_names.add(stage.name)
 
     _check_steps(config.steps)
     if config.ray.max_actors_per_step < 1:
         raise ConfigError("pipeline.ray.max_actors_per_step", f"must be at least 1, found {config.ray.max_actors_per_step}")
+    if config.ray.unit_records < 1:
+        raise ConfigError("pipeline.ray.unit_records", f"must be at least 1, found {config.ray.unit_records}")
+    if config.ray.task_retries < 0:
+        raise ConfigError("pipeline.ray.task_retries", f"must not be negative, found {config.ray.task_retries}")
     if config.rows_per_shard < 1:
         raise ConfigError("pipeline.rows_per_shard", f"must be at least 1, found {config.rows_per_shard}")
+    _check_packing(config.packing, "pipeline.packing")
+    for i, stage in enumerate(config.stages):
+        if stage.packing is not None:
+            _check_packing(stage.packing, f"pipeline.stages[{i}].packing")
+
+
+def _check_packing(method: str, where: str) -> None:
+    from mimo_data.tokenize.packing import PACKING_METHODS
+
+    if method not in PACKING_METHODS:
+        raise ConfigError(where, f"unknown packing method {method!r}; allowed: {', '.join(PACKING_METHODS)}")
 
 
 def _check_stage(stage: StageConfig, where: str, sources: dict[str, str], domains: set[str]) -> None:
@@ -360,6 +397,7 @@ def _check_steps(steps: StepsConfig) -> None:
     if not 0.0 <= steps.quality.min_score <= 1.0:
         raise ConfigError("pipeline.steps.quality.min_score", f"must be in [0, 1], found {steps.quality.min_score}")
     _check_heuristics(steps.heuristics)
+    _check_extract(steps.extract)
     _check_domain(steps.domain)
     _check_decontam(steps.decontam)
 
@@ -371,6 +409,16 @@ def _check_heuristics(heuristics: HeuristicStepConfig) -> None:
         value = getattr(heuristics, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise ConfigError(f"{where}.{name}", f"must be a fraction in [0, 1], found {value}")
+
+
+def _check_extract(extract: ExtractStepConfig) -> None:
+    where = "pipeline.steps.extract"
+    for name in ("html_max_bytes", "pdf_max_bytes", "pdf_max_pages"):
+        if getattr(extract, name) < 1:
+            raise ConfigError(f"{where}.{name}", f"must be at least 1, found {getattr(extract, name)}")
+    for name in ("html_timeout_seconds", "pdf_timeout_seconds"):
+        if not getattr(extract, name) > 0:
+            raise ConfigError(f"{where}.{name}", f"must be positive, found {getattr(extract, name)}")
 
 
 def _check_domain(domain: DomainStepConfig) -> None:

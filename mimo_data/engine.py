@@ -10,9 +10,9 @@ never from the texts.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,15 +26,22 @@ from mimo_data.accounting import step_accounting
 from mimo_data.config import PipelineConfig, StageConfig
 from mimo_data.decontam import decontaminate
 from mimo_data.mixture.plan import Candidate, StagePlan, plan_stage
-from mimo_data.steps import INPUT_FILE_SCHEMA, AnnotateStep, TokenizeStep, extract_text, read_files
+from mimo_data.steps import INPUT_FILE_SCHEMA, UNIT_SCHEMA, TokenizeStep
+from mimo_data.units import (
+    UNITS_DIR_NAME, WORK_DIR_NAME, commit_units, load_units, prepare_units_dir, remove_other_units, scan_units,
+    steps_fingerprint, unit_path, unit_steps,
+)
 
 logger = logging.getLogger(__name__)
 
 # Steps in the order they run; the accounting lists them in this order.
-STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "dedup_exact", "dedup_url", "dedup_minhash", "decontam", "tokenize")
+STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "domain", "dedup_exact", "dedup_url", "dedup_minhash", "decontam", "tokenize")
 
-# Blocks of the input file list; more files than this share blocks.
+# Blocks of the input file and unit lists; more files or units than this share blocks.
 MAX_READ_BLOCKS = 512
+
+# Folder under OUTPUT/_work where each stage is written before it is renamed into place.
+STAGING_DIR_NAME = "stages"
 
 # Columns left out of the kept documents written under documents/: bulky or meaningless once kept.
 DOCUMENT_COLUMNS_SKIPPED = {"content", "token_ids", "drop_reason", "drop_step"}
@@ -45,11 +52,13 @@ LEDGER_COLUMNS = ["id", "source", "domain", "format", "path", "url", "lang", "qu
 
 @dataclass
 class BuildResult:
-    """The outputs of a build: per-step accounting and one manifest per stage."""
+    """The outputs of a build: per-step accounting, one manifest per stage, and the units reused and computed."""
 
     output_dir: Path
     accounting: list[dict]
     manifests: dict[str, dict] = field(default_factory=dict)
+    units_reused: int = 0  # units whose committed documents an earlier run wrote
+    units_computed: int = 0  # units read, extracted and annotated by this run
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> None:
@@ -77,14 +86,15 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
 
     output_dir = Path(output or config.resolve(config.output)).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = output_dir / WORK_DIR_NAME
 
-    # 1. Per-document steps, then global dedup, then tokenization.
-    documents = _annotated_documents(config)
+    # 1. Per-document steps, committed unit by unit, then global dedup, then tokenization.
+    documents, units_reused, units_computed = _annotated_documents(config, work_dir)
     documents = _deduplicate(documents, config, output_dir)
     documents, decontamination = decontaminate(documents, config)
     documents = documents.map_batches(
         TokenizeStep, fn_constructor_kwargs={"tokenizer": config.tokenizer}, batch_format="pyarrow",
-        batch_size=64, compute=_actor_pool(config),
+        batch_size=64, compute=_actor_pool(config), **_actor_retries(config),
     ).materialize()
 
     # 2. Accounting over every document ever read.
@@ -95,14 +105,19 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     if config.write_documents:
         _write_documents(documents, output_dir / "documents")
 
-    # 3. One mixture, ordering, packing and set of shards per stage.
-    result = BuildResult(output_dir=output_dir, accounting=accounting)
+    # 3. One mixture, ordering, packing and set of shards per stage, each written to a
+    # staging folder and renamed into place, so a stage folder is never half written.
+    result = BuildResult(output_dir=output_dir, accounting=accounting, units_reused=units_reused,
+                         units_computed=units_computed)
     candidates = _candidates(ledger)
+    staging_dir = work_dir / STAGING_DIR_NAME
     for stage in config.stages:
         plan = plan_stage(candidates, stage, seed=config.seed)
+        shutil.rmtree(staging_dir / stage.name, ignore_errors=True)  # a killed run may have left part of it
         result.manifests[stage.name] = _write_stage(
-            documents, stage, plan, config, output_dir, accounting, len(candidates), decontamination=decontamination
+            documents, stage, plan, config, staging_dir, accounting, len(candidates), decontamination=decontamination
         )
+        _publish_stage(staging_dir / stage.name, output_dir / stage.name)
     return result
 
 
@@ -121,28 +136,85 @@ def _input_files(config: PipelineConfig) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=INPUT_FILE_SCHEMA)
 
 
-def _annotated_documents(config: PipelineConfig):
-    """Read, extract and annotate every document; filters mark drops, nothing is removed."""
+def _annotated_documents(config: PipelineConfig, work_dir: Path):
+    """Read, extract and annotate every document; filters mark drops, nothing is removed.
+
+    Returns the documents in input order, and how many units were reused and computed.
+    The work is done and committed unit by unit (see ``mimo_data.units``), so a rerun
+    after a crash computes only the units that no earlier run committed.
+    """
+    steps = unit_steps(config)
+    fingerprint = steps_fingerprint(steps)
+    units_dir = work_dir / UNITS_DIR_NAME
+    prepare_units_dir(units_dir, resume=config.resume)
+
+    # 1. Cut the input files into units, and find the ones an earlier run committed.
+    units = _units(config, fingerprint)
+    keys = units.column("key").to_pylist()
+    committed = [unit_path(units_dir, key).exists() for key in keys]
+    todo = units.filter(pa.array([not done for done in committed]))
+    logger.info("units: %d of %d committed by an earlier run, %d to compute", sum(committed), len(keys), todo.num_rows)
+
+    # 2. Compute the rest, one task per unit, retried when its worker dies.
+    # NOTE: Ray 2.60 takes max_retries only through ray_remote_args, which it plans to remove in 2.64.
+    computed = 0
+    if todo.num_rows:
+        commits = _blocks(todo).map_batches(
+            commit_units, fn_kwargs={"units_dir": str(units_dir), "steps": steps, "fingerprint": fingerprint},
+            batch_format="pyarrow", batch_size=1, max_retries=config.ray.task_retries,
+        )
+        computed = sum(table.column("computed").to_pylist().count(True) for table in _tables(commits))
+    reused = len(keys) - computed
+    removed = remove_other_units(units_dir, set(keys))
+    logger.info("units: %d reused, %d computed, %d stale unit files removed", reused, computed, removed)
+
+    # 3. Every document comes from the committed files, so a resumed build reads the same bytes.
+    documents = _blocks(units.select(["key"])).map_batches(
+        load_units, fn_kwargs={"units_dir": str(units_dir)}, batch_format="pyarrow", batch_size=1,
+        max_retries=config.ray.task_retries,
+    )
+    return documents.materialize(), reused, computed
+
+
+def _units(config: PipelineConfig, fingerprint: str) -> pa.Table:
+    """Cut every input file into units, scanning the files in parallel; units keep the input order."""
+    units = _blocks(_input_files(config)).map_batches(
+        scan_units, fn_kwargs={"unit_records": config.ray.unit_records, "fingerprint": fingerprint},
+        batch_format="pyarrow", batch_size=1, max_retries=config.ray.task_retries,
+    )
+    tables = _tables(units)
+    return pa.concat_tables(tables) if tables else UNIT_SCHEMA.empty_table()
+
+
+def _tables(dataset) -> list[pa.Table]:
+    """Run ``dataset`` and bring its blocks, which must be small, to the driver in order."""
+    import ray
+
+    return ray.get(dataset.to_arrow_refs())
+
+
+def _blocks(table: pa.Table):
+    """Return ``table`` as a dataset of one block per row, up to ``MAX_READ_BLOCKS`` blocks."""
     import ray.data
 
-    steps = config.steps
-    input_files = _input_files(config)
-    # One block per file (up to a cap) so that files are read and extracted in parallel.
-    files = ray.data.from_arrow(input_files).repartition(max(1, min(input_files.num_rows, MAX_READ_BLOCKS)))
-    documents = files.map_batches(read_files, batch_format="pyarrow", batch_size=1)
-    documents = documents.map_batches(extract_text, batch_format="pyarrow", batch_size=8)
-    documents = documents.drop_columns(["content"])
-    documents = documents.map_batches(
-        AnnotateStep,
-        fn_constructor_kwargs={
-            "language": dataclasses.asdict(steps.language),
-            "heuristics": dataclasses.asdict(steps.heuristics),
-            "quality": dataclasses.asdict(steps.quality),
-            "domain": dataclasses.asdict(steps.domain),
-        },
-        batch_format="pyarrow", batch_size=64, compute=_actor_pool(config),
-    )
-    return documents.materialize()
+    return ray.data.from_arrow(table).repartition(max(1, min(table.num_rows, MAX_READ_BLOCKS)))
+
+
+def _actor_retries(config: PipelineConfig) -> dict:
+    """Ray options of an actor step: restart a dead actor and retry its tasks, ``ray.task_retries`` times."""
+    return {"max_restarts": config.ray.task_retries, "max_task_retries": config.ray.task_retries}
+
+
+def _publish_stage(staged: Path, stage_dir: Path) -> None:
+    """Replace ``stage_dir`` with the fully written ``staged`` folder."""
+    old = staged.with_name(f"{staged.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if stage_dir.exists():
+        os.replace(stage_dir, old)
+    os.replace(staged, stage_dir)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def _actor_pool(config: PipelineConfig):
@@ -222,16 +294,18 @@ def _write_stage(documents, stage: StageConfig, plan: StagePlan, config: Pipelin
     # 2. Pack groups of about one shard of tokens each and write them in order. A row has
     # seq_len + 1 tokens, so shifting it by one gives seq_len inputs and seq_len targets.
     row_len = stage.seq_len + 1
+    method = stage.packing or config.packing
     writer = ShardWriter(stage_dir, rows_per_shard=config.rows_per_shard)
-    packer = _GroupPacker(seq_len=row_len, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                          group_tokens=config.rows_per_shard * row_len, writer=writer)
+    packer = _GroupPacker(seq_len=row_len, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id, method=method,
+                          group_tokens=config.rows_per_shard * row_len, writer=writer, copies=plan.copies, crops=plan.crops)
     for batch in ordered.iter_batches(batch_format="pyarrow", batch_size=256):
         packer.add(batch)
     packer.flush()
     shard_paths = writer.close()
 
     # 3. The manifest proves the budget: planned tokens equal non-padding tokens read back from the shards.
-    manifest = _stage_manifest(stage, plan, config, tokenizer, shard_paths, accounting, documents_in, decontamination)
+    manifest = _stage_manifest(stage, plan, config, tokenizer, shard_paths, accounting, documents_in, decontamination,
+                               packer=packer)
     write_manifest(stage_dir, manifest)
     return manifest
 
@@ -260,20 +334,36 @@ def _expand_copies(table: pa.Table, *, copies: dict[str, int], stage: str, seed:
 class _GroupPacker:
     """Packs document copies in arrival order, one group of about ``group_tokens`` tokens at a time.
 
-    Only the last sequence of each group is padded, so padding stays below one
-    sequence per shard.
+    ``method`` is a name of ``PACKING_METHODS``. Greedy packing pads only the last row of
+    each group, so padding stays below one row per shard, while best-fit packing may pad
+    any row. The copy of a document in ``crops`` that arrives last is cut to the planned
+    prefix, and the tokens left out are counted in ``cropped_tokens``.
     """
 
-    def __init__(self, *, seq_len: int, eos_id: int, pad_id: int, group_tokens: int, writer):
+    def __init__(self, *, seq_len: int, eos_id: int, pad_id: int, method: str, group_tokens: int, writer,
+                 copies: dict[str, int], crops: dict[str, int]):
+        from mimo_data.tokenize.packing import packing_function
+
         self.seq_len, self.eos_id, self.pad_id = seq_len, eos_id, pad_id
+        self.method = method
+        self.pack = packing_function(method)
         self.group_tokens = group_tokens
         self.writer = writer
+        self.copies, self.crops = copies, crops
+        self.copies_seen: dict[str, int] = {}
         self.token_lists: list = []
         self.doc_ids: list[str] = []
         self.tokens = 0
+        self.cropped_tokens = 0
 
     def add(self, batch: pa.Table) -> None:
         for doc_id, token_ids in zip(batch.column("id").to_pylist(), batch.column("token_ids").to_numpy(zero_copy_only=False)):
+            seen = self.copies_seen.get(doc_id, 0) + 1
+            self.copies_seen[doc_id] = seen
+            if doc_id in self.crops and seen == self.copies[doc_id]:
+                self.cropped_tokens += len(token_ids) - self.crops[doc_id]
+                token_ids = token_ids[: self.crops[doc_id]]
+
             self.token_lists.append(token_ids)
             self.doc_ids.append(doc_id)
             self.tokens += len(token_ids) + 1
@@ -281,30 +371,34 @@ class _GroupPacker:
                 self.flush()
 
     def flush(self) -> None:
-        from mimo_data.tokenize import pack_documents
-
         if not self.token_lists:
             return
-        packed = pack_documents(self.token_lists, self.doc_ids, seq_len=self.seq_len, eos_id=self.eos_id, pad_id=self.pad_id)
+        packed = self.pack(self.token_lists, self.doc_ids, seq_len=self.seq_len, eos_id=self.eos_id, pad_id=self.pad_id)
         self.writer.write(packed)
         self.token_lists, self.doc_ids, self.tokens = [], [], 0
 
 
 def _stage_manifest(stage: StageConfig, plan: StagePlan, config: PipelineConfig, tokenizer,
-                    shard_paths: list, accounting: list[dict], documents_in: int, decontamination: dict | None = None) -> dict:
+                    shard_paths: list, accounting: list[dict], documents_in: int, decontamination: dict | None = None,
+                    *, packer: _GroupPacker) -> dict:
     """Record the stage's targets next to what the shards contain, read back from the shards."""
     shards = []
     tokens_written = 0
     sequences = 0
+    continued_rows = 0
     for path in shard_paths:
-        n_tokens = pq.read_table(path, columns=["n_tokens"]).column("n_tokens")
+        columns = pq.read_table(path, columns=["n_tokens", "first_segment_continued"])
+        n_tokens = columns.column("n_tokens")
         shards.append({"file": Path(path).name, "sequences": len(n_tokens), "tokens": int(pc.sum(n_tokens).as_py() or 0),
                        "bytes": Path(path).stat().st_size})
         tokens_written += shards[-1]["tokens"]
         sequences += len(n_tokens)
+        continued_rows += int(pc.sum(columns.column("first_segment_continued")).as_py() or 0)
 
     row_len = stage.seq_len + 1
     padding_tokens = sequences * row_len - tokens_written
+    padding_fraction = round(padding_tokens / (sequences * row_len), 6) if sequences else 0.0
+    tokens_before_crops = tokens_written + packer.cropped_tokens
     return {
         "pipeline": config.name,
         "stage": stage.name,
@@ -318,9 +412,19 @@ def _stage_manifest(stage: StageConfig, plan: StagePlan, config: PipelineConfig,
         "tokens_written": tokens_written,
         "sequences": sequences,
         "padding_tokens": padding_tokens,
-        "padding_fraction": round(padding_tokens / (sequences * row_len), 6) if sequences else 0.0,
-        # Greedy packing splits a document across rows instead of cutting it, so no token is dropped.
-        "packing": {"method": "greedy, documents split across rows", "cropped_tokens": 0, "cropped_fraction": 0.0},
+        "padding_fraction": padding_fraction,
+        # Measured while packing and from the shards. Packing itself drops no token, so the
+        # cropped tokens are the ends of the documents that the plan cut to fill a budget.
+        # continued_rows counts rows whose first segment continues the previous row's document.
+        "packing": {
+            "method": packer.method,
+            "padding_tokens": padding_tokens,
+            "padding_fraction": padding_fraction,
+            "cropped_tokens": packer.cropped_tokens,
+            "cropped_fraction": round(packer.cropped_tokens / tokens_before_crops, 6) if tokens_before_crops else 0.0,
+            "documents_cropped": len(plan.crops),
+            "continued_rows": continued_rows,
+        },
         "exclude_sources": stage.exclude_sources,
         "max_epochs": stage.max_epochs,
         "domains": plan.domains,

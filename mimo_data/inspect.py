@@ -116,3 +116,55 @@ def _cell(value) -> str:
 
 def _is_number(value: str) -> bool:
     return value.replace(",", "").replace(".", "").isdigit()
+
+
+# Columns of documents/ that identify a document or hold its text; every other column is an attribute.
+DOCUMENT_IDENTITY_COLUMNS = ("id", "source", "format", "path", "url", "text")
+
+
+def documents_dir(path: str | Path) -> Path | None:
+    """Return the folder of kept documents at ``path`` (a build output folder or documents/ itself), if any."""
+    path = Path(path)
+    for folder in (path, path / "documents"):
+        if folder.is_dir() and any(folder.glob("part-*.parquet")):
+            return folder
+    return None
+
+
+def describe_documents(folder: str | Path, *, sample_docs: int = 2, sample_chars: int = 300) -> str:
+    """Return per-attribute statistics of the kept documents and a few documents with all their attributes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    folder = Path(folder)
+    table = pa.concat_tables(pq.read_table(part) for part in sorted(folder.glob("part-*.parquet")))
+    attributes = [name for name in table.column_names if name not in DOCUMENT_IDENTITY_COLUMNS]
+
+    rows = []
+    for name in attributes:
+        column = table.column(name)
+        valid = len(column) - column.null_count
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            summary = "-" if not valid else (
+                f"min {_number(pc.min(column).as_py())}, mean {_number(pc.mean(column).as_py())}, max {_number(pc.max(column).as_py())}"
+            )
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            counts = pc.value_counts(column.drop_null()).to_pylist()
+            top = sorted(counts, key=lambda item: (-item["counts"], item["values"]))[:5]
+            summary = ", ".join(f"{item['values']}={item['counts']}" for item in top) or "-"
+        else:
+            summary = str(column.type)
+        rows.append([name, valid, summary])
+
+    lines = [f"documents in {folder}: {table.num_rows} kept documents, {len(attributes)} attributes", "",
+             format_table(["attribute", "documents with a value", "values"], rows)]
+    for row in table.slice(0, sample_docs).to_pylist():
+        lines += ["", f"document {row['id']} (source {row['source']}, {row.get('url') or row.get('path')}):"]
+        lines += [f"  {name} = {_number(row[name]) if isinstance(row[name], float) else row[name]}" for name in attributes]
+        text = (row.get("text") or "")[:sample_chars]
+        lines.append(f"  text: {text}")
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -8,6 +8,7 @@ engine maps it with Ray Data ``map_batches``.
 from __future__ import annotations
 
 import logging
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -29,45 +30,67 @@ INPUT_FILE_SCHEMA = pa.schema(
 )
 
 
-def read_files(files: pa.Table) -> pa.Table:
-    """Read every input file of the batch into document rows (bad records become drop rows)."""
-    from mimo_data.io import read_file
+# A unit of work: the rows ``start`` up to ``stop`` (null: the end) of one input file.
+# ``offset`` and ``lines_before`` locate the first row (see mimo_data.io.ranges.RecordRange),
+# and ``key`` names the unit's committed output.
+UNIT_SCHEMA = pa.schema(
+    list(INPUT_FILE_SCHEMA)
+    + [
+        ("start", pa.int64()),
+        ("stop", pa.int64()),
+        ("offset", pa.int64()),
+        ("lines_before", pa.int64()),
+        ("key", pa.string()),
+    ]
+)
 
+
+def read_files(files: pa.Table) -> pa.Table:
+    """Read every input file (or unit, with the columns of ``UNIT_SCHEMA``) of the batch into document rows.
+
+    Bad records become drop rows.
+    """
     rows: list[dict] = []
     for spec in files.to_pylist():
-        rows.extend(
-            read_file(
-                spec["format"],
-                spec["path"],
-                source=spec["source"],
-                domain=spec["domain"],
-                text_column=spec["text_column"],
-                url_column=spec["url_column"],
-            )
-        )
+        rows.extend(read_spec(spec))
     return documents_from_rows(rows)
 
 
-def extract_text(table: pa.Table) -> pa.Table:
+def read_spec(spec: dict) -> Iterator[dict]:
+    """Yield the document rows of one input file, or of one unit when ``spec`` has a ``start``."""
+    from mimo_data.io import read_file
+    from mimo_data.io.ranges import RecordRange, read_range
+
+    fields = dict(source=spec["source"], domain=spec["domain"], text_column=spec["text_column"],
+                  url_column=spec["url_column"])
+    if spec.get("start") is None:
+        return read_file(spec["format"], spec["path"], **fields)
+    record_range = RecordRange(start=spec["start"], stop=spec["stop"], offset=spec["offset"],
+                               lines_before=spec["lines_before"])
+    return read_range(spec["format"], spec["path"], record_range, **fields)
+
+
+def extract_text(table: pa.Table, *, limits: dict | None = None) -> pa.Table:
     """Turn raw HTML and PDF bytes into Markdown text; drop documents with no text.
 
-    The raw bytes are cleared afterwards so later steps do not carry them around.
+    ``limits`` contains the fields of ``ExtractStepConfig`` (sizes, wall times, PDF
+    pages); None uses its defaults. A document over a limit, or one an extractor
+    cannot handle, is dropped with a reason (see ``mimo_data.extract.limits``). The
+    raw bytes are cleared afterwards so later steps do not carry them around.
     """
-    from mimo_data.extract import ExtractionError, extract_html, extract_pdf
+    from mimo_data.config import ExtractStepConfig
+    from mimo_data.extract.limits import extract_document
 
+    config = ExtractStepConfig(**(limits or {}))
     texts = table.column("text").to_pylist()
     reasons: list[str | None] = []
-    for i, row in enumerate(table.select(["id", "format", "content", "content_type", "url", "path", "drop_reason"]).to_pylist()):
+    columns = ["id", "format", "content", "content_type", "url", "path", "drop_reason"]
+    for i, row in enumerate(table.select(columns).to_pylist()):
         reason = None
         if row["drop_reason"] is None:
-            try:
-                if row["format"] in ("html", "warc"):
-                    texts[i] = extract_html(row["content"], url=row["url"], content_type=row["content_type"]).text
-                elif row["format"] == "pdf":
-                    texts[i] = extract_pdf(row["content"], path=row["path"]).text
-            except ExtractionError as error:
-                logger.warning("extraction failed for document %s (%s): %s", row["id"], row["path"], error)
-                reason = error.reason
+            text, reason = extract_document(row, config)
+            if text is not None:
+                texts[i] = text
             if reason is None and not (texts[i] or "").strip():
                 reason = "empty_text"
         reasons.append(reason)
@@ -182,10 +205,12 @@ class TokenizeStep:
 __all__ = [
     "DOCUMENT_SCHEMA",
     "INPUT_FILE_SCHEMA",
+    "UNIT_SCHEMA",
     "AnnotateStep",
     "LanguageFilter",
     "QualityFilter",
     "TokenizeStep",
     "extract_text",
     "read_files",
+    "read_spec",
 ]

@@ -152,3 +152,12 @@ def test_decontamination_reports_reasoning_overlap(real_build):
     math_sources = report["math"]["documents_by_source"]
     assert any(source.startswith("synthetic") for source in math_sources), math_sources
     assert report["math"]["items_matched"]
+
+
+def test_inspect_shows_document_attributes(real_build, capsys):
+    assert cli_main(["inspect", str(real_build.output_dir / "documents"), "--sample-docs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "stage stage-1" not in out
+    for attribute in ("lang", "lang_score", "quality", "reasoning_density", "token_count"):
+        assert f"\n{attribute} " in out, attribute
+        assert f"  {attribute} = " in out, attribute

@@ -66,16 +66,18 @@ def decode_html(content: bytes, *, content_type: str | None = None) -> tuple[str
 
     declared = _declared_charset(content, content_type)
     if declared is not None and declared != "utf-8":
-        if not content.isascii() and _is_strict_utf8(content):
+        utf8_text = None if content.isascii() else _strict_utf8(content)
+        if utf8_text is not None:
             logger.debug("declared charset %s ignored: bytes are valid UTF-8", declared)
-            return content.decode("utf-8"), "utf-8"
+            return utf8_text, "utf-8"
         try:
             return content.decode(declared), declared
         except UnicodeDecodeError:
             logger.debug("bytes are not valid %s, detecting the charset instead", declared)
 
-    if _is_strict_utf8(content):
-        return content.decode("utf-8"), "utf-8"
+    utf8_text = _strict_utf8(content)
+    if utf8_text is not None:
+        return utf8_text, "utf-8"
     return _detect(content)
 
 
@@ -113,12 +115,12 @@ def _declared_charset(content: bytes, content_type: str | None) -> str | None:
     return None
 
 
-def _is_strict_utf8(content: bytes) -> bool:
+def _strict_utf8(content: bytes) -> str | None:
+    """Return the content decoded as UTF-8, or None when it is not valid UTF-8."""
     try:
-        content.decode("utf-8")
+        return content.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _detect(content: bytes) -> tuple[str, str]:

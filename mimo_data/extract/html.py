@@ -3,12 +3,17 @@
 Steps of ``extract_html``:
 
 1. decode bytes (encoding.py) and parse once with lxml;
-2. walk the tree once. Every formula (MathJax script, MathML, KaTeX, formula
+2. delete the elements that trafilatura deletes unread (scripts, styles, SVG,
+   navigation, boilerplate without formulas), so that neither the walk nor
+   trafilatura's copies of the tree visit them;
+3. walk the tree once. Every formula (MathJax script, MathML, KaTeX, formula
    image, TeX in text) becomes an inline token such as ``MIMOMATH0007X``. Every
    code block becomes a ``<p>`` with a token such as ``MIMOCODE0003X``. Rendered
    copies of formulas whose TeX source is on the page are removed;
-3. run ``trafilatura.extract`` on the rewritten tree with Markdown output;
-4. put the formulas back as ``$…$`` / ``$$…$$`` and the code blocks as fences.
+4. keep only the posts of forum and Q&A threads, and mark the paragraph container
+   of pages that trafilatura cannot frame as an ``<article>``;
+5. run ``trafilatura.extract`` on the rewritten tree with Markdown output;
+6. put the formulas back as ``$…$`` / ``$$…$$`` and the code blocks as fences.
 
 Tokens keep trafilatura from reflowing code, escaping ``_`` and ``*`` in TeX and
 dropping ``<math>``. Formulas and code blocks whose token trafilatura left out (for
@@ -17,6 +22,8 @@ example in a sidebar it judged boilerplate) are counted as dropped.
 
 from __future__ import annotations
 
+import codecs
+import collections
 import logging
 import re
 from dataclasses import dataclass, field
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 import lxml.etree
 import lxml.html
 import trafilatura
+import trafilatura.xpaths
 from lxml.html import HtmlElement
 
 from mimo_data.extract.code import (
@@ -97,6 +105,19 @@ _POST_BODY_CLASSES = frozenset({
     "js-post-body", "comment-copy", "messageText", "bbWrapper", "postcontent", "cooked", "t_f",
     "Post-body", "postbody", "post_body", "cPost_contentWrap",
 })
+_POST_BODY_CLASS_RE = re.compile(
+    r"(?<!\S)(?:" + "|".join(re.escape(name) for name in sorted(_POST_BODY_CLASSES)) + r")(?!\S)"
+)
+# _mark_paragraph_container acts on pages with at least MIN_CONTAINER_PARAGRAPHS <p>
+# holding PARAGRAPH_TEXT_SHARE of the text, and marks the innermost <div> or <section>
+# holding CONTAINER_TEXT_SHARE of the paragraph text, provided that its own <p> children
+# hold DIRECT_PARAGRAPH_SHARE of the paragraph text under it. Chosen on the html_zh and
+# scrapinghub_aeb pages of benchmarks/extraction.py: forum pages, whose posts are not
+# in <p>, stay below 0.1 paragraph share, and editor exports are above 0.6.
+MIN_CONTAINER_PARAGRAPHS = 5
+PARAGRAPH_TEXT_SHARE = 0.5
+CONTAINER_TEXT_SHARE = 0.9
+DIRECT_PARAGRAPH_SHARE = 0.5
 # Fewer post bodies than this is an article with a comment widget, not a thread.
 MIN_THREAD_POSTS = 2
 _BLOCK_TAGS = _BLOCK_CONTAINER_TAGS | {
@@ -105,10 +126,19 @@ _BLOCK_TAGS = _BLOCK_CONTAINER_TAGS | {
 _TEX_SOURCE_CLASSES = {"math-container", "math", "tex", "latex", "arithmatex", "mathjax-tex"}
 # Elements whose whole text is TeX without delimiters (WordPress "KaTeX" plugin).
 _RAW_TEX_CLASSES = {"wp-katex-eq"}
+# Descendants whose class makes _formula_pieces read a formula, or a data-formula attribute.
+_FORMULA_CLASS_XPATH = lxml.etree.XPath(
+    ".//*[@data-formula or "
+    + " or ".join(
+        f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+        for name in sorted(_TEX_SOURCE_CLASSES | _RAW_TEX_CLASSES | {"mwe-math-element", "katex", "katex-display"})
+    )
+    + "]"
+)
 # Tags that _protect_element can replace whatever their class, and a cheap test for a
 # class attribute that may name a formula (KaTeX, MathJax output, TeX source classes).
 # Elements passing neither are not inspected further, which keeps the walk fast.
-_CANDIDATE_TAGS = frozenset({"pre", "code", "table", "div", "script", "math", "img", "mjx-container"})
+_CANDIDATE_TAGS = frozenset({"pre", "code", "table", "script", "math", "img", "mjx-container"})
 _MAYBE_FORMULA_CLASS_RE = re.compile(r"math|Math|tex|TeX")
 _HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
 _LINE_PREFIX_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*")
@@ -159,18 +189,25 @@ def extract_html(
     (empty or whitespace-only documents included).
     """
     if isinstance(html, (bytes, bytearray, memoryview)):
-        text, charset = decode_html(bytes(html), content_type=content_type)
+        data = bytes(html)
+        text, charset = decode_html(data, content_type=content_type)
+        # Valid UTF-8 without a byte order mark goes to lxml as it came, which saves
+        # encoding the decoded text again. A U+FFFD in the text may be a replacement.
+        if charset != "utf-8" or "\ufffd" in text or data.startswith(codecs.BOM_UTF8):
+            data = None
     elif isinstance(html, str):
-        text, charset = html, "unicode"
+        data, text, charset = None, html, "unicode"
     else:
         raise TypeError(f"extract_html expects str or bytes, got {type(html).__name__}")
 
-    root = parse_html(text, url=url)
+    root = _parse_utf8(text.encode("utf-8", errors="replace") if data is None else data, url=url)
     title = _title(root)
 
     protected = _Protected(_unused_prefix(text, "MIMOMATH"), _unused_prefix(text, "MIMOCODE"))
-    posts = _protect(root, protected)
+    posts = _protect(root, text, protected)
     root = _keep_only_posts(root, posts, url=url)
+    _drop_cleaned_subtrees(root)
+    _mark_paragraph_container(root)
 
     markdown = trafilatura.extract(root, url=url, **TRAFILATURA_OPTIONS) or ""
     return _restore(markdown, protected, title=title, charset=charset, url=url)
@@ -201,10 +238,13 @@ def parse_html(text: str, *, url: str | None = None) -> HtmlElement:
     """Parse HTML text into an lxml tree, raising ExtractionError when nothing can be parsed."""
     # Parsing UTF-8 bytes with a fixed encoding sidesteps lxml's refusal of str input
     # that carries an XML encoding declaration, and any <meta charset> on the page.
-    data = text.encode("utf-8", errors="replace")
+    return _parse_utf8(text.encode("utf-8", errors="replace"), url=url)
+
+
+def _parse_utf8(data: bytes, *, url: str | None) -> HtmlElement:
     if not data.strip():
         raise ExtractionError(f"empty HTML document (url={url!r}); expected markup, found only whitespace")
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
     parser.set_element_class_lookup(_HTML_CLASS_LOOKUP)
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
@@ -225,10 +265,14 @@ def _unused_prefix(text: str, prefix: str) -> str:
 
 
 def _title(root: HtmlElement) -> str | None:
-    for xpath in ("//head/title/text()", "//meta[@property='og:title']/@content", "//title/text()"):
-        values = root.xpath(xpath)
-        if values:
-            title = " ".join(str(values[0]).split())
+    """Return the first non-empty of: the ``<head>`` title, ``og:title``, any ``<title>``."""
+    # One C-level scan with find/iter costs less than three XPath queries over the tree.
+    titles = list(root.iter("title"))
+    head_titles = [title.text for title in titles if title.getparent() is not None and title.getparent().tag == "head"]
+    og_titles = [meta.get("content") for meta in root.iter("meta") if meta.get("property") == "og:title"]
+    for candidate in (head_titles[:1], og_titles[:1], [title.text for title in titles[:1]]):
+        if candidate and candidate[0]:
+            title = " ".join(candidate[0].split())
             if title:
                 return title
     return None
@@ -238,16 +282,18 @@ def _title(root: HtmlElement) -> str | None:
 # Pre-pass
 
 
-def _protect(root: HtmlElement, protected: _Protected) -> list[HtmlElement]:
+def _protect(root: HtmlElement, page_text: str, protected: _Protected) -> list[HtmlElement]:
     """Replace formulas and code blocks by tokens in one walk over the tree.
 
     Returns the forum and Q&A post bodies met on the way, in document order, so that
     ``_keep_only_posts`` needs no second walk.
     """
-    has_tex_scripts = bool(root.xpath("//script[contains(@type, 'math/tex')][1]"))
-    config_scripts = root.xpath("//script[contains(., 'inlineMath') or contains(., 'delimiters')]/text()")
-    delimiters = delimiters_from_config([str(script) for script in config_scripts])
-    _protect_katex_render_targets(root, protected)
+    has_tex_scripts, delimiters = _read_scripts(root, page_text, protected)
+    _drop_unread_elements(root)
+    _drop_plain_boilerplate(root)
+    # Most pages have no data-formula attribute, and one search of the page costs
+    # less than one attribute lookup per element.
+    check_data_formula = "data-formula" in page_text
 
     posts = []
     elements = list(root.iter())
@@ -260,45 +306,143 @@ def _protect(root: HtmlElement, protected: _Protected) -> list[HtmlElement]:
         if not isinstance(tag, str):  # a comment or processing instruction
             element.tail = _protect_text(element.tail, delimiters, protected)
             continue
+
         # The HTML parser lower-cases tags; only XHTML islands such as MathML carry a namespace.
         name = local_name(element) if "}" in tag else tag
+        candidate = name in _CANDIDATE_TAGS
         class_attribute = element.get("class")
-        if class_attribute and _is_post_class(class_attribute):
-            posts.append(element)
-        replaced = False
-        if (
-            name in _CANDIDATE_TAGS
-            or (class_attribute and _MAYBE_FORMULA_CLASS_RE.search(class_attribute))
-            or element.get("data-formula")
-        ):
-            replaced = _protect_element(element, name, has_tex_scripts, delimiters, protected)
-        opaque = name in _OPAQUE_TAGS
-        if replaced or opaque:
+        if class_attribute:
+            if _POST_BODY_CLASS_RE.search(class_attribute):
+                posts.append(element)
+            candidate = candidate or _is_candidate_class(name, class_attribute)
+        if not candidate and check_data_formula:
+            candidate = element.get("data-formula") is not None
+        if candidate and _protect_element(element, name, has_tex_scripts, delimiters, protected):
             # Descendants directly follow their ancestor in document order.
             skip = sum(1 for _ in element.iter()) - 1
-        if replaced:
             continue
-        if not opaque:
+
+        if name in _OPAQUE_TAGS:
+            skip = sum(1 for _ in element.iter()) - 1
+        else:
             element.text = _protect_text(element.text, delimiters, protected)
         element.tail = _protect_text(element.tail, delimiters, protected)
     return posts
 
 
-def _protect_katex_render_targets(root: HtmlElement, protected: _Protected) -> None:
-    """Put the formula of each ``katex.render("TeX", element)`` call into its target element.
+def _is_candidate_class(name: str, class_attribute: str) -> bool:
+    """Return True when the class of an element outside ``_CANDIDATE_TAGS`` may make it a formula or code block."""
+    if _MAYBE_FORMULA_CLASS_RE.search(class_attribute):
+        return True
+    return name == "div" and "code" in class_attribute
+
+
+def _read_scripts(root: HtmlElement, page_text: str, protected: _Protected) -> tuple[bool, TextDelimiters]:
+    """Read what the page's scripts tell about its math.
+
+    Returns whether MathJax ``math/tex`` scripts are present and the TeX delimiters
+    configured for MathJax or KaTeX. ``katex.render`` calls put their formula into
+    their target element.
+    """
+    # Script sources are read only when the page contains a marker, because copying
+    # every script's text out of lxml takes longer than searching the page once.
+    read_sources = any(marker in page_text for marker in ("inlineMath", "delimiters", "katex.render"))
+    has_tex_scripts = False
+    config_scripts = []
+    for script in root.iter("script"):
+        if "math/tex" in (script.get("type") or "").lower():
+            has_tex_scripts = True
+        if not read_sources:
+            continue
+        source = script.text or ""
+        if "inlineMath" in source or "delimiters" in source:
+            config_scripts.append(source)
+        if "katex.render" in source:
+            _protect_katex_render_targets(root, source, protected)
+    return has_tex_scripts, delimiters_from_config(config_scripts)
+
+
+def _drop_unread_elements(root: HtmlElement) -> None:
+    """Delete scripts, styles, inline SVG, ``<meta>`` and ``<link>``, and flatten ``<nav>``.
+
+    trafilatura 2.3.1 deletes all of them in its tree cleaning, so its main extraction
+    never reads them, but it copies the tree four times and runs its XPath pruning
+    over them first. Deleting them here spares those passes and the walk their
+    nodes. The elements go with their subtree but not their tail. MathJax ``math/*``
+    scripts stay because the walk reads them as formulas, and JSON-LD scripts stay
+    because trafilatura reads them (forum detection, ``articleBody``). A ``<nav>``
+    counts in the page-length measure that decides trafilatura's recall retry, so it
+    keeps its text as one string and loses only its elements.
+    """
+    for element in list(root.iter("script", "style", "svg", "meta", "link", "nav")):
+        if element.getparent() is None:
+            continue  # a child already taken out of a flattened <nav>
+        tag = element.tag
+        if tag == "nav":
+            if len(element):
+                text = " ".join(element.itertext())
+                for child in list(element):
+                    element.remove(child)
+                element.text = text
+            continue
+        if tag == "script":
+            script_type = element.get("type") or ""
+            # trafilatura matches the JSON-LD type exactly.
+            if script_type.lower().startswith("math/") or script_type == "application/ld+json":
+                continue
+        element.drop_tree()
+
+
+def _drop_plain_boilerplate(root: HtmlElement) -> None:
+    """Delete each ``<aside>`` and ``<footer>`` that cannot hold a formula or code block, before the walk.
+
+    trafilatura deletes both anyway (see ``_drop_cleaned_subtrees``). The others wait
+    for the walk, so that their formulas and code are counted as dropped.
+    """
+    for element in list(root.iter("aside", "footer")):
+        if element.getparent() is None or _may_hold_formula_or_code(element):
+            continue
+        element.drop_tree()
+
+
+def _may_hold_formula_or_code(element: HtmlElement) -> bool:
+    """Return True unless the subtree surely has no formula or code block for ``_protect_element``."""
+    if next(element.iter(*(_CANDIDATE_TAGS - {"img"})), None) is not None:
+        return True
+    if any(formula_from_image(image) is not None for image in element.iter("img")):
+        return True
+    text = element.text_content()
+    if "\\" in text or "$" in text or "[" in text:
+        return True
+    return bool(_FORMULA_CLASS_XPATH(element))
+
+
+def _drop_cleaned_subtrees(root: HtmlElement) -> None:
+    """Delete the remaining ``<aside>`` and ``<footer>`` elements before trafilatura runs.
+
+    trafilatura 2.3.1 deletes both in its tree cleaning and in its baseline and
+    page-length measure, so deleting them changes no output and spares its tree
+    copies and XPath passes their nodes. Runs after the walk, so that formulas and
+    code in these elements are counted as dropped with the boilerplate.
+    """
+    for element in list(root.iter("aside", "footer")):
+        element.drop_tree()
+
+
+def _protect_katex_render_targets(root: HtmlElement, script: str, protected: _Protected) -> None:
+    """Put the formula of each ``katex.render("TeX", element)`` call of a script into its target element.
 
     The target is empty or contains a placeholder until the script runs, and the TeX
     exists only in the script, which trafilatura drops.
     """
-    for script in root.xpath("//script[contains(., 'katex.render')]"):
-        for target_id, formula in formulas_from_katex_render(script.text or ""):
-            targets = root.xpath("//*[@id=$id]", id=target_id)
-            if not targets or is_macro_definition(formula.tex):
-                continue
-            target = targets[0]
-            for child in list(target):
-                target.remove(child)
-            target.text = protected.add_formula(formula)
+    for target_id, formula in formulas_from_katex_render(script):
+        targets = root.xpath("//*[@id=$id]", id=target_id)
+        if not targets or is_macro_definition(formula.tex):
+            continue
+        target = targets[0]
+        for child in list(target):
+            target.remove(child)
+        target.text = protected.add_formula(formula)
 
 
 def _protect_element(
@@ -435,6 +579,55 @@ def _replace_with_block_token(
 
 
 # ---------------------------------------------------------------------------
+# Main content container
+
+
+def _mark_paragraph_container(root: HtmlElement) -> None:
+    """Make the innermost element holding nearly all paragraph text an ``<article>`` on pages trafilatura cannot frame.
+
+    trafilatura 2.3.1 looks for the main content in an ``<article>``, a ``<main>`` or
+    the containers matched by its ``BODY_XPATH`` (known classes and ids). When none
+    matches, as on pages exported from editors (WeChat, Zhihu, Juejin) whose content is
+    one styled ``<section>`` or ``<div>``, it falls back to collecting loose paragraphs
+    and loses every heading and list. On such a page whose text is mostly in ``<p>``
+    elements, the innermost ``<div>`` or ``<section>`` holding ``CONTAINER_TEXT_SHARE``
+    of the paragraph text becomes an ``<article>`` when most of those paragraphs are its
+    own children. Pages where only ``<body>`` contains that much are left alone.
+    """
+    # 1. Cheap checks first, because most pages stop here.
+    if next(root.iter("article", "main"), None) is not None:
+        return
+    paragraphs = [(paragraph, len(paragraph.text_content())) for paragraph in root.iter("p")]
+    paragraph_text = sum(length for _, length in paragraphs)
+    if len(paragraphs) < MIN_CONTAINER_PARAGRAPHS or paragraph_text < PARAGRAPH_TEXT_SHARE * len(root.text_content()):
+        return
+    # NOTE: trafilatura evaluates BODY_XPATH on its cleaned tree, this on ours, so the
+    # two can disagree when the only match sits in an element its cleaning deletes.
+    if any(next(iter(expression(root)), None) is not None for expression in trafilatura.xpaths.BODY_XPATH):
+        return
+
+    # 2. Descend from the root while one child contains nearly all paragraph text.
+    text_per_element: collections.Counter = collections.Counter()
+    for paragraph, length in paragraphs:
+        for ancestor in paragraph.iterancestors():
+            text_per_element[ancestor] += length
+    container = root
+    while True:
+        child = next(
+            (child for child in container if text_per_element[child] >= CONTAINER_TEXT_SHARE * paragraph_text), None
+        )
+        if child is None:
+            break
+        container = child
+    # When nested blocks hold the paragraphs (documentation sections, for one), the
+    # <article> made trafilatura keep only the last block, so the paragraphs must be
+    # children of the container itself.
+    direct_text = sum(len(child.text_content()) for child in container if child.tag == "p")
+    if container.tag in ("div", "section") and direct_text >= DIRECT_PARAGRAPH_SHARE * text_per_element[container]:
+        container.tag = "article"
+
+
+# ---------------------------------------------------------------------------
 # Forum and Q&A threads
 
 
@@ -465,6 +658,10 @@ def _keep_only_posts(root: HtmlElement, posts: list[HtmlElement], *, url: str | 
         post.attrib.clear()
         post.tag = "div" if any(local_name(child) in _BLOCK_TAGS for child in post) else "p"
         post.tail = None
+        # Links are not part of the output (include_links is off), but trafilatura's
+        # link-density test drops a short reply that starts with a mention link, and
+        # short is easily reached in Chinese, where one character carries a word.
+        lxml.etree.strip_tags(post, "a")
         article.append(post)
 
     head = root.find("head")
@@ -486,7 +683,7 @@ def _is_post_body(element: HtmlElement) -> bool:
 
 
 def _is_post_class(class_attribute: str) -> bool:
-    return not _POST_BODY_CLASSES.isdisjoint(class_attribute.split())
+    return _POST_BODY_CLASS_RE.search(class_attribute) is not None
 
 
 def _is_in_tree(element: HtmlElement, root: HtmlElement) -> bool:

@@ -49,11 +49,12 @@ def read_jsonl(
 
 def _jsonl_rows(
     stream: IO[bytes], path: str, source: str, domain: str | None,
-    text_column: str, url_column: str | None,
+    text_column: str, url_column: str | None, first_line: int = 1,
 ) -> Iterator[dict]:
-    line_number = 0
+    """Yield the rows of the lines from the stream's position on; that line is ``first_line``."""
+    line_number = first_line - 1
     try:
-        for line_number, raw_line in enumerate(stream, start=1):
+        for line_number, raw_line in enumerate(stream, start=first_line):
             if not raw_line.strip():
                 continue  # a blank line is no document, so it gets no row
             yield _jsonl_row(raw_line, f"{path}#line={line_number}", source, domain,
@@ -113,14 +114,17 @@ def _lookup(record: dict, field_path: str) -> object:
 
 
 def read_parquet(
-    path: str, *, source: str, domain: str | None, text_column: str, url_column: str | None
+    path: str, *, source: str, domain: str | None, text_column: str, url_column: str | None,
+    start: int = 0, stop: int | None = None,
 ) -> Iterator[dict]:
     """Return an iterator of one row per record of a Parquet file, row group by row group.
 
     ``text_column`` names one top-level column, because the dotted and ``+``
     forms of JSONL are not supported here. Raises InputError at call time,
     before any row, when it is not a string column of the file. A missing
-    ``url_column`` leaves ``url`` null.
+    ``url_column`` leaves ``url`` null. ``start`` and ``stop`` (None: the end)
+    restrict the rows to a range of row numbers; a ``parquet_rest_unreadable``
+    row then covers the rest of that range.
     """
     try:
         parquet_file = pq.ParquetFile(path)
@@ -133,20 +137,28 @@ def read_parquet(
     columns = [text_column]
     if url_column and url_column in schema.names and url_column != text_column:
         columns.append(url_column)
-    return _parquet_rows(parquet_file, columns, path, source, domain)
+    return _parquet_rows(parquet_file, columns, path, source, domain, start, stop)
 
 
 def _parquet_rows(
-    parquet_file: pq.ParquetFile, columns: list[str], path: str, source: str, domain: str | None
+    parquet_file: pq.ParquetFile, columns: list[str], path: str, source: str, domain: str | None,
+    start: int = 0, stop: int | None = None,
 ) -> Iterator[dict]:
+    """Yield the rows numbered ``start`` up to ``stop`` (None: the end), decoding only their row groups."""
     text_column = columns[0]
-    row_number = 0
+    first_group, row_number = _row_group_at(parquet_file.metadata, start)
+    row_groups = list(range(first_group, parquet_file.metadata.num_row_groups))
     try:
-        for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+        if not row_groups:
+            return
+        for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns, row_groups=row_groups):
             texts = batch.column(0).to_pylist()
             urls = batch.column(1).to_pylist() if len(columns) == 2 else [None] * len(texts)
             for text, url in zip(texts, urls):
-                yield _parquet_row(text, url, f"{path}#row={row_number}", source, domain, text_column)
+                if stop is not None and row_number >= stop:
+                    return
+                if row_number >= start:
+                    yield _parquet_row(text, url, f"{path}#row={row_number}", source, domain, text_column)
                 row_number += 1
     except (OSError, pa.ArrowException) as error:
         # A corrupt page or row group: the rows from here on cannot be decoded.
@@ -154,6 +166,17 @@ def _parquet_rows(
                        domain=domain, reason="parquet_rest_unreadable", detail=str(error))
     finally:
         parquet_file.close()
+
+
+def _row_group_at(metadata: pq.FileMetaData, row: int) -> tuple[int, int]:
+    """Return the row group that contains ``row`` and the number of its first row."""
+    first_row = 0
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        if first_row + rows > row:
+            return group, first_row
+        first_row += rows
+    return metadata.num_row_groups, first_row
 
 
 def _check_text_column(schema: pa.Schema, path: str, text_column: str) -> None:

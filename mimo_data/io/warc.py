@@ -74,8 +74,13 @@ def read_warc(path: str, *, source: str, domain: str | None) -> Iterator[dict]:
 
 
 def _archive_rows(stream: BinaryIO, path: str, source: str, domain: str | None) -> Iterator[dict]:
+    """Yield the rows of the records from the stream's position to the end of the file.
+
+    The stream may be positioned at any record start: warcio then reports the
+    offsets of the records from that position, which are still file offsets.
+    """
     iterator = ArchiveIterator(stream, arc2warc=True)
-    end_offset = 0  # where the last record read so far ends
+    end_offset = stream.tell()  # where the last record read so far ends
     try:
         for record in iterator:
             # Read the payload before asking for the offset, because warcio's

@@ -1,6 +1,15 @@
 """Tokenizer loading, sequence packing and Parquet shard writing."""
 
-from mimo_data.tokenize.packing import PACKED_SCHEMA, PackingError, iter_unpacked, pack_documents, unpack_documents
+from mimo_data.tokenize.packing import (
+    PACKED_SCHEMA,
+    PACKING_METHODS,
+    PackingError,
+    iter_unpacked,
+    pack_documents,
+    packing_function,
+    unpack_documents,
+)
+from mimo_data.tokenize.best_fit import pack_documents_best_fit
 from mimo_data.tokenize.shards import (
     ManifestError,
     ShardError,
@@ -21,6 +30,7 @@ from mimo_data.tokenize.tokenizer import (
 
 __all__ = [
     "PACKED_SCHEMA",
+    "PACKING_METHODS",
     "ManifestError",
     "PackingError",
     "Qwen2RanksError",
@@ -35,6 +45,8 @@ __all__ = [
     "load_tokenizer",
     "open_stage",
     "pack_documents",
+    "pack_documents_best_fit",
+    "packing_function",
     "read_manifest",
     "shard_paths",
     "unpack_documents",

@@ -21,7 +21,7 @@ Row columns (``PACKED_SCHEMA``):
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -201,3 +201,18 @@ def _strip_eos(doc_id: str, tokens: list[int], eos_id: int) -> list[int]:
     if not tokens or tokens[-1] != eos_id:
         raise PackingError(f"document {doc_id!r} does not end with EOS id {eos_id}; its last row is missing")
     return tokens[:-1]
+
+
+# Names accepted by ``packing_function`` and by the ``packing`` key of a pipeline or stage.
+PACKING_METHODS = ("greedy", "best_fit")
+
+
+def packing_function(method: str) -> Callable[..., pa.Table]:
+    """Return the packing function for ``method``: ``pack_documents`` or ``pack_documents_best_fit``."""
+    if method == "greedy":
+        return pack_documents
+    if method == "best_fit":
+        from mimo_data.tokenize.best_fit import pack_documents_best_fit
+
+        return pack_documents_best_fit
+    raise PackingError(f"unknown packing method {method!r}; allowed: {', '.join(PACKING_METHODS)}")

@@ -1,7 +1,7 @@
 import pytest
 
 from mimo_data.config import StageConfig
-from mimo_data.mixture.plan import SHARE_TOLERANCE, Candidate, MixtureInfeasibleError, plan_stage
+from mimo_data.mixture.plan import MIN_PREFIX_TOKENS, SHARE_TOLERANCE, Candidate, MixtureInfeasibleError, plan_stage
 
 
 def corpus() -> list[Candidate]:
@@ -138,3 +138,72 @@ def test_achieved_shares_are_within_one_point():
     for domain, report in plan.domains.items():
         assert abs(report["share_achieved"] - report["share_target"]) <= SHARE_TOLERANCE, domain
     assert plan.tokens_planned == pytest.approx(10000, abs=50)
+
+
+def large_documents() -> list[Candidate]:
+    """Books far larger than a domain budget next to many short web pages."""
+    docs = [Candidate(id=f"b{i:03d}", source="books", domain="math", quality=0.5 + i / 10, token_count=2999) for i in range(3)]
+    docs += [Candidate(id=f"w{i:03d}", source="web", domain="web", quality=0.5, token_count=99) for i in range(100)]
+    return docs
+
+
+def test_large_documents_hit_the_budget_with_a_prefix():
+    config = stage(tokens_target=5000, weights={"web": 0.7, "math": 0.3}, exclude_sources=[])
+    plan = plan_stage(large_documents(), config, seed=0)
+    math = plan.domains["math"]
+    assert math["tokens_target"] == 1500
+    assert math["tokens_achieved"] == 1500  # every book is 3000 tokens, so only a prefix fits
+    assert math["docs_cropped"] == 1
+    [(doc_id, kept)] = plan.crops.items()
+    assert plan.copies[doc_id] == 1
+    assert kept == 1499  # the prefix and its end-of-document token fill the budget
+    assert math["tokens_cropped"] == 2999 - 1499 == plan.tokens_cropped
+    assert math["share_achieved"] == pytest.approx(0.3, abs=SHARE_TOLERANCE)
+    assert plan.tokens_planned == 5000
+
+
+def test_whole_documents_are_preferred_to_prefixes():
+    plan = plan_stage(corpus(), stage(), seed=0)
+    assert plan.crops == {}
+    assert plan.tokens_cropped == 0
+
+
+def test_prefix_fills_the_rest_after_whole_documents():
+    docs = large_documents() + [Candidate(id="short", source="books", domain="math", quality=0.1, token_count=299)]
+    config = stage(tokens_target=5000, weights={"web": 0.7, "math": 0.3}, exclude_sources=[])
+    plan = plan_stage(docs, config, seed=0)
+    assert plan.copies["short"] == 1  # the only book that fits whole is taken whole first
+    assert "short" not in plan.crops
+    assert len(plan.crops) == 1
+    assert sum(plan.crops.values()) + 1 == 1500 - 300  # the prefix and its end-of-document token
+
+
+def test_fractional_epoch_cap_takes_a_prefix():
+    docs = [Candidate(id="book", source="books", domain="math", quality=0.9, token_count=999)]
+    docs += [Candidate(id=f"w{i:03d}", source="web", domain="web", quality=0.5, token_count=99) for i in range(100)]
+    config = stage(tokens_target=5000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[], source_max_epochs={"books": 2.5})
+    plan = plan_stage(docs, config, seed=0)
+    # 2.5 epochs of a 1000-token book are 2500 tokens: two whole copies and a half-length prefix.
+    assert plan.copies["book"] == 3
+    assert plan.crops["book"] == 499
+    assert plan.sources["books"]["tokens_achieved"] == 2500
+    assert plan.sources["books"]["epochs"] == pytest.approx(2.5)
+
+
+def test_large_documents_still_infeasible_at_the_epoch_cap():
+    config = stage(tokens_target=20000, weights={"web": 0.5, "math": 0.5}, exclude_sources=[], max_epochs=1.0)
+    with pytest.raises(MixtureInfeasibleError) as error:
+        plan_stage(large_documents(), config, seed=0)
+    message = str(error.value)
+    assert "domain math needs 10000 tokens but reaches only 9000" in message
+    assert "at most 9000 at the max epochs per source (books 1)" in message
+
+
+def test_prefix_shorter_than_minimum_is_not_taken():
+    docs = [Candidate(id=f"w{i:03d}", source="web", domain="web", quality=0.5, token_count=99) for i in range(30)]
+    config = stage(tokens_target=2010, weights={"web": 1.0}, exclude_sources=[])
+    plan = plan_stage(docs, config, seed=0)
+    # 20 whole pages fill 2000 tokens. A 9-token prefix of the 21st would be below MIN_PREFIX_TOKENS.
+    assert 10 - 1 < MIN_PREFIX_TOKENS
+    assert plan.crops == {}
+    assert plan.tokens_planned == 2000

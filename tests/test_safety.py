@@ -1,0 +1,98 @@
+"""Safety of config loading and clear errors for `mimo-data build` before any work starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mimo_data.config import ConfigError, load_pipeline, parse_pipeline
+
+MIMO_DATA = str(Path(sys.executable).parent / "mimo-data")
+
+
+def minimal_pipeline(pages: str = "pages") -> dict:
+    return {
+        "name": "safety",
+        "sources": [{"name": "web", "format": "html", "path": pages}],
+        "stages": [{"name": "stage-1", "seq_len": 64, "tokens_target": 1000, "weights": {"web": 1.0}}],
+    }
+
+
+def write_pipeline(folder: Path, raw: dict) -> Path:
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def run_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MIMO_DATA, "build", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_yaml_python_tags_are_not_executed(tmp_path):
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n', encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_pipeline(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../outside", "a/b", "..", "", "a\\b"])
+def test_stage_name_cannot_leave_output_folder(name):
+    raw = minimal_pipeline()
+    raw["stages"][0]["name"] = name
+
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.name: must be a plain folder name"):
+        parse_pipeline(raw)
+
+
+def test_build_missing_input_path_is_one_line_error(tmp_path):
+    pipeline = write_pipeline(tmp_path, minimal_pipeline("no-such-folder"))
+
+    result = run_build(str(pipeline), "--output", str(tmp_path / "out"))
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "source 'web'" in result.stderr
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_unwritable_output_is_one_line_error(tmp_path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "a.html").write_text("<p>hello</p>", encoding="utf-8")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    pipeline = write_pipeline(tmp_path, minimal_pipeline())
+
+    # A regular file where a parent folder should be, because permission bits do
+    # not stop root, which may run the tests.
+    result = run_build(str(pipeline), "--output", str(blocker / "out"))
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "is not writable" in result.stderr
+
+
+def test_build_unknown_source_is_one_line_error(tmp_path):
+    raw = minimal_pipeline()
+    raw["stages"][0]["exclude_sources"] = ["crawl"]
+    pipeline = write_pipeline(tmp_path, raw)
+
+    result = run_build(str(pipeline))
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "unknown source 'crawl'" in result.stderr
+
+
+def test_write_dropped_flag_in_help():
+    result = run_build("--help")
+
+    assert "--write-dropped" in result.stdout
+    assert "--no-write-dropped" in result.stdout
