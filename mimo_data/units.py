@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mimo_data.document import documents_from_rows, empty_documents
+from mimo_data.document import documents_from_rows, empty_documents, mark_dropped
 from mimo_data.steps import UNIT_SCHEMA, AnnotateStep, extract_text, read_spec
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,9 @@ def annotate_unit(spec: dict, steps: dict, fingerprint: str) -> pa.Table:
     ``steps`` is the output of ``unit_steps`` and ``fingerprint`` its ``steps_fingerprint``.
     """
     annotator = _annotator(steps["annotate"], fingerprint)
+    oversized = _oversized_file(spec, steps["extract"])
+    if oversized is not None:
+        return _annotate_batch(oversized, steps["extract"], annotator)
     rows = read_spec(spec)
     tables = []
     while chunk := list(itertools.islice(rows, UNIT_BATCH_ROWS)):
@@ -140,6 +143,29 @@ def annotate_unit(spec: dict, steps: dict, fingerprint: str) -> pa.Table:
     if not tables:  # a file without records, such as a JSONL file of blank lines
         tables.append(_annotate_batch(empty_documents(), steps["extract"], annotator))
     return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+
+
+def _oversized_file(spec: dict, limits: dict) -> pa.Table | None:
+    """Return a ``too_large`` extract drop for a whole HTML or PDF file over its size limit, without reading it.
+
+    The extract step checks the same limit on the bytes, which also covers
+    gzipped pages that only grow past it once decompressed.
+    """
+    from mimo_data.io.common import document_row
+
+    if spec.get("start") is not None or spec["format"] not in ("html", "pdf"):
+        return None
+    max_bytes = limits["pdf_max_bytes"] if spec["format"] == "pdf" else limits["html_max_bytes"]
+    try:
+        size = os.path.getsize(spec["path"])
+    except OSError:
+        return None  # the reader reports the unreadable file with its reason
+    if size <= max_bytes:
+        return None
+
+    logger.warning("dropping %s: too_large (%d bytes on disk, limit %d)", spec["path"], size, max_bytes)
+    row = document_row(source=spec["source"], fmt=spec["format"], locator=spec["path"], domain=spec["domain"])
+    return mark_dropped(documents_from_rows([row]), ["too_large"], step="extract")
 
 
 def _annotate_batch(documents: pa.Table, limits: dict, annotator: AnnotateStep) -> pa.Table:

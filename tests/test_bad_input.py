@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -225,3 +226,22 @@ def test_input_names_and_urls_stay_inside_output(bad_build):
     assert created == set()
     assert not (root / "corpus" / "pwned").exists()
     assert not Path("/tmp/mimo-escape").exists()
+
+
+def test_oversized_file_dropped_before_reading(tmp_path):
+    from mimo_data.config import ExtractStepConfig
+    from mimo_data.units import _oversized_file
+
+    limits = dataclasses.asdict(ExtractStepConfig(html_max_bytes=1_000_000))
+    path = tmp_path / "sparse.html"
+    with open(path, "wb") as stream:
+        stream.truncate(30_000_000)  # sparse: 30 MB on paper, no data written
+    spec = {"path": str(path), "format": "html", "source": "test", "domain": None, "start": None}
+
+    [row] = _oversized_file(spec, limits).to_pylist()
+    small = _oversized_file({**spec, "path": str(tmp_path / "missing.html")}, limits)
+
+    assert row["drop_step"] == "extract"
+    assert row["drop_reason"] == "too_large"
+    assert row["content"] is None
+    assert small is None

@@ -96,3 +96,43 @@ def test_write_dropped_flag_in_help():
 
     assert "--write-dropped" in result.stdout
     assert "--no-write-dropped" in result.stdout
+
+
+def test_pdf_javascript_and_attachment_not_extracted():
+    import pymupdf
+
+    from mimo_data.extract import extract_pdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "Visible body text of the only page.")
+    doc.embfile_add("attached.txt", b"ATTACHMENT-MARKER-5521 inside an embedded file")
+    script = doc.get_new_xref()
+    doc.update_object(script, "<< /S /JavaScript /JS (app.alert('SCRIPT-MARKER-9913');) >>")
+    doc.xref_set_key(doc.pdf_catalog(), "OpenAction", f"{script} 0 R")
+    content = doc.tobytes()
+
+    text = extract_pdf(content).text
+
+    assert b"/JavaScript" in content
+    assert "Visible body text" in text
+    assert "SCRIPT-MARKER" not in text
+    assert "ATTACHMENT-MARKER" not in text
+
+
+def test_html_script_text_not_extracted():
+    from mimo_data.extract import html_to_markdown
+
+    page = (
+        "<html><head><script>document.write('SCRIPT-MARKER-1207')</script></head><body><article>"
+        "<p>The article body explains how a hash table resolves collisions by chaining entries.</p>"
+        "<p>Each bucket keeps a short list, and lookups walk that list until the key matches.</p>"
+        "<script>fetch('http://127.0.0.1:9/steal?SCRIPT-MARKER-3344')</script>"
+        "<img src=x onerror=\"alert('HANDLER-MARKER-8080')\"></article></body></html>"
+    )
+
+    text = html_to_markdown(page)
+
+    assert "hash table resolves collisions" in text
+    assert "SCRIPT-MARKER" not in text
+    assert "HANDLER-MARKER" not in text

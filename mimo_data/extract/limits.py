@@ -82,8 +82,9 @@ def extract_document(row: dict, limits: ExtractStepConfig) -> tuple[str | None, 
     is_pdf = fmt == "pdf"
 
     # 1. Checks on the raw bytes, before any parser reads them.
-    # NOTE: the readers load the whole file before this check, so an oversized file
-    # still costs its size in memory once (about 100 MB for the largest bad-input test).
+    # A build drops whole HTML and PDF files over the limit before reading them (see
+    # ``mimo_data.units``). NOTE: a WARC record or a gzipped page over the limit is
+    # still loaded into memory once before this check.
     max_bytes = limits.pdf_max_bytes if is_pdf else limits.html_max_bytes
     if len(content) > max_bytes:
         _log_drop(row, "too_large", f"{len(content)} bytes, limit {max_bytes}")
