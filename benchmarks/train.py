@@ -7,11 +7,15 @@ FFN size, trained on the same batches with the same optimiser. It reports tokens
 
 GPU part (only when torch finds CUDA; skipped cleanly otherwise): the gpu-0.5b preset in bf16
 with torch.compile and FlexAttention at 8,192 tokens per sequence, tokens/s and MFU against
-the device's peak, then the largest batch that fits. Its rows are packed from random-token
-documents of 200 to 4,000 tokens, because speed does not depend on the token values and the
-shared text may not be present on a GPU machine.
+the device's peak, then the largest batch that fits, searched until --time-cap seconds have
+passed. Its rows are packed from random-token documents of 204 to 4,095 tokens, because speed
+does not depend on the token values and the shared text may not be present on a GPU machine.
+With --dry-run the same code runs on the CPU with the tiny-cpu preset at 128 tokens per
+sequence (bf16 autocast, torch.compile, fused AdamW, but SDPA in place of FlexAttention) and
+prints its section without writing RESULTS.md.
 
 Usage: .venv/bin/python benchmarks/train.py [--part cpu|gpu|all] [--steps 40] [--shards DIR]
+       [--time-cap 240] [--dry-run]
 Writes the "## Training loop (CPU)" and "## Training loop (GPU)" sections of benchmarks/RESULTS.md.
 """
 
@@ -26,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -184,11 +189,35 @@ def cpu_part(shards: str, steps: int, command: str) -> str:
 # GPU: MFU of the 0.5B preset and the largest batch.
 
 
+@dataclass(frozen=True, kw_only=True)
+class GpuPlan:
+    """Settings of the GPU part; --dry-run swaps in a CPU plan that runs the same code."""
+
+    preset: str
+    seq_len: int  # tokens per packed row
+    batch_size: int  # sequences per step for the tokens/s and MFU measurement
+    timed_steps: int  # steps timed after WARMUP_STEPS + 1 untimed ones
+    search_start: int  # first batch size of the largest-batch search, doubled after each size that fits
+    search_limit: int  # largest batch size tried
+    overrides: dict = field(default_factory=dict)  # TrainConfig fields set on top of the preset
+
+
+# On CUDA the preset's defaults already give bf16 autocast, torch.compile, FlexAttention and fused AdamW.
+GPU_PLAN = GpuPlan(preset="gpu-0.5b", seq_len=8192, batch_size=4, timed_steps=10, search_start=8, search_limit=64)
+# The same steps on a CPU, with every GPU default switched on by hand except FlexAttention.
+# torch 2.13 has no FlexAttention backward on CPU, so the dry run trains with SDPA and a dense mask.
+DRY_RUN_PLAN = GpuPlan(
+    preset="tiny-cpu", seq_len=128, batch_size=2, timed_steps=2, search_start=4, search_limit=16,
+    overrides={"device": "cpu", "dtype": "bfloat16", "attention": "sdpa", "fused_adamw": True},
+)
+
+
 def synthetic_stage(stage_dir: Path, seq_len: int, rows: int, seed: int = 0) -> Path:
+    """Write a stage of random-token documents of seq_len // 40 to seq_len // 2 - 1 tokens (204 to 4,095 at 8,192)."""
     generator = np.random.default_rng(seed)
     token_lists, total = [], 0
     while total < rows * seq_len:
-        length = int(generator.integers(200, 4000))
+        length = int(generator.integers(max(seq_len // 40, 1), seq_len // 2))
         token_lists.append(generator.integers(2, 16384, size=length).astype(np.int32))
         total += length + 1
     doc_ids = [f"synthetic-{index}" for index in range(len(token_lists))]
@@ -199,59 +228,87 @@ def synthetic_stage(stage_dir: Path, seq_len: int, rows: int, seed: int = 0) -> 
     return stage_dir
 
 
-def measure_gpu(stage_dir: Path, batch_size: int, steps: int, compile_model: bool = True) -> dict:
-    overrides = {"shards": str(stage_dir), "batch_size": batch_size, "steps": steps + WARMUP_STEPS + 1, "compile": compile_model}
-    config = load_train_config("gpu-0.5b", overrides)
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def measure_gpu(stage_dir: Path, plan: GpuPlan, batch_size: int, steps: int, compile_model: bool = True) -> dict:
+    """Time ``steps`` training steps at ``batch_size`` after untimed warm-up steps; return tokens/s, MFU and memory."""
+    overrides = {**plan.overrides, "shards": str(stage_dir), "seq_len": plan.seq_len, "batch_size": batch_size,
+                 "steps": steps + WARMUP_STEPS + 1, "compile": compile_model}
+    config = load_train_config(plan.preset, overrides)
+    if config.use_cuda:
+        torch.cuda.reset_peak_memory_stats()
     trainer = Trainer(config, log=lambda line: None)
     for _ in range(WARMUP_STEPS + 1):  # the first steps compile the model and the attention kernel
         trainer.train_step()
-    torch.cuda.synchronize()
+    synchronize(config.device)
+
     started = time.perf_counter()
     for _ in range(steps):
         trainer.train_step()
-    torch.cuda.synchronize()
+    synchronize(config.device)
     tokens_per_second = steps * batch_size * (config.seq_len - 1) / (time.perf_counter() - started)
+    memory_gib = torch.cuda.max_memory_allocated() / 2**30 if config.use_cuda else None
     return {"tokens_per_second": tokens_per_second, "mfu": trainer.mfu(tokens_per_second, config.seq_len),
-            "parameters": trainer.model.num_parameters(), "memory_gib": torch.cuda.max_memory_allocated() / 2**30}
+            "parameters": trainer.model.num_parameters(), "memory_gib": memory_gib, "config": config}
 
 
-def largest_batch(stage_dir: Path, start: int, limit: int = 64) -> int:
-    """Double the batch from ``start`` until a step runs out of memory; return the last that fit.
+def largest_batch(stage_dir: Path, plan: GpuPlan, deadline: float) -> tuple[int, str]:
+    """Double the batch from ``plan.search_start`` until a step runs out of memory; return the last that fit and why it stopped.
 
-    The model runs eagerly (attention still compiled) so each size skips a whole-model
+    The model runs eagerly (FlexAttention still compiled) so each size skips a whole-model
     compilation. Eager activations take at least as much memory, so the result is a lower bound.
+    The first trial always runs. A later one is not started when the previous one, doubled,
+    would end after ``deadline`` (a time.perf_counter() value), since a trial on twice the
+    batch takes about twice as long.
     """
-    fits, batch_size = 0, start
-    while batch_size <= limit:
+    fits, batch_size, last_trial_seconds = 0, plan.search_start, 0.0
+    while batch_size <= plan.search_limit:
+        if fits and time.perf_counter() + 2 * last_trial_seconds > deadline:
+            return fits, f"time cap reached before batch {batch_size}"
+        started = time.perf_counter()
         try:
-            measure_gpu(stage_dir, batch_size, steps=1, compile_model=False)
+            measure_gpu(stage_dir, plan, batch_size, steps=1, compile_model=False)
         except torch.OutOfMemoryError:
-            break
+            return fits, f"batch {batch_size} ran out of memory"
         finally:
             gc.collect()  # frees the trial's trainer before the next, larger one
-            torch.cuda.empty_cache()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        last_trial_seconds = time.perf_counter() - started
         fits, batch_size = batch_size, batch_size * 2
-    return fits
+    return fits, f"batch {plan.search_limit}, the largest tried, fit"
 
 
-def gpu_part(steps: int, command: str) -> str:
-    name = torch.cuda.get_device_name(0)
+def gpu_part(plan: GpuPlan, command: str, time_cap_seconds: float) -> str:
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        stage_dir = synthetic_stage(Path(tmp) / "stage", seq_len=8192, rows=256)
-        result = measure_gpu(stage_dir, batch_size=4, steps=steps)
-        batch = largest_batch(stage_dir, start=8)
+        rows = max(4 * plan.search_limit, 64)  # every trial batch finds enough rows
+        stage_dir = synthetic_stage(Path(tmp) / "stage", seq_len=plan.seq_len, rows=rows)
+        result = measure_gpu(stage_dir, plan, batch_size=plan.batch_size, steps=plan.timed_steps)
+        batch, stop_reason = largest_batch(stage_dir, plan, deadline=started + time_cap_seconds)
+    seconds = time.perf_counter() - started
+
+    config = result["config"]
+    machine = torch.cuda.get_device_name(0) if config.use_cuda else "CPU (dry run, nothing written)"
     mfu = "n/a (unknown peak)" if result["mfu"] is None else f"{result['mfu']:.1%}"
+    memory = "n/a (CPU)" if result["memory_gib"] is None else f"{result['memory_gib']:.1f} GiB"
+    compiled = "torch.compile" if config.resolved_compile() else "eager"
     return "\n".join([
         GPU_SECTION, "",
-        f"Machine: {name}; host {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}.",
-        f"Date: {datetime.date.today().isoformat()}. Command: `{command}`.",
-        "Preset gpu-0.5b, bf16 autocast, torch.compile, FlexAttention with document masking, 8,192-token rows.", "",
+        f"Machine: {machine}; host {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}.",
+        f"Date: {datetime.date.today().isoformat()}. Command: `{command}`. The part took {seconds:.0f} s.",
+        f"Preset {plan.preset}, {config.resolved_dtype()} autocast, {compiled}, {config.resolved_attention()} attention "
+        f"with document masking, {plan.seq_len:,}-token rows of random-token documents.", "",
         "| measure | value |", "|---|---|",
         f"| parameters | {result['parameters']:,} |",
-        f"| tokens/s, batch 4 | {result['tokens_per_second']:,.0f} |",
+        f"| tokens/s, batch {plan.batch_size} | {result['tokens_per_second']:,.0f} |",
         f"| MFU (6N + 12 L H D T against dense BF16 peak) | {mfu} |",
-        f"| peak memory, batch 4 | {result['memory_gib']:.1f} GiB |",
-        f"| largest batch that fits, eager model (powers of two from 8, at most 64; 0: none of them) | {batch} |",
+        f"| peak memory, batch {plan.batch_size} | {memory} |",
+        f"| largest batch that fits, eager model (powers of two from {plan.search_start}, at most "
+        f"{plan.search_limit}; 0: none of them) | {batch} ({stop_reason}) |",
     ]) + "\n"
 
 
@@ -260,21 +317,29 @@ def main() -> None:
     parser.add_argument("--part", choices=("cpu", "gpu", "all"), default="all", help="which measurements to run")
     parser.add_argument("--steps", type=int, default=40, help="training steps per CPU run; GPU runs time 10 steps")
     parser.add_argument("--shards", default="build/demo/shards/stage-1", help="demo stage folder, relative to the repository")
+    parser.add_argument("--time-cap", type=float, default=240.0,
+                        help="seconds after which the GPU part starts no more largest-batch trials (default 240)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="run the GPU part's code on the CPU with the tiny-cpu preset at 128 tokens "
+                             "and print its section without writing RESULTS.md")
     args = parser.parse_args()
     os.chdir(REPO)
     command = "python benchmarks/train.py " + " ".join(sys.argv[1:])
 
-    if args.part in ("cpu", "all"):
+    if args.part in ("cpu", "all") and not args.dry_run:
         if not Path(args.shards).is_dir():
             sys.exit(f"no demo shards at {args.shards}; run `make demo` first or pass --shards")
         section = cpu_part(args.shards, args.steps, command.strip())
         write_section(CPU_SECTION, section)
         print(section)
     if args.part in ("gpu", "all"):
-        if not torch.cuda.is_available():
-            print("torch finds no CUDA device: GPU part skipped")
+        if args.dry_run:
+            print(gpu_part(DRY_RUN_PLAN, command.strip(), args.time_cap))
             return
-        section = gpu_part(10, command.strip())
+        if not torch.cuda.is_available():
+            print("torch finds no CUDA device: GPU part skipped (--dry-run runs its code on the CPU)")
+            return
+        section = gpu_part(GPU_PLAN, command.strip(), args.time_cap)
         write_section(GPU_SECTION, section)
         print(section)
 

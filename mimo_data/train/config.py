@@ -77,6 +77,7 @@ class TrainConfig:
     dtype: str = "auto"  # "float32" or "bfloat16" autocast; auto: bfloat16 on CUDA, float32 elsewhere
     compile: bool | None = None  # torch.compile the model; None: on CUDA only
     attention: str | None = None  # "sdpa" or "flex"; None: flex on CUDA, sdpa elsewhere
+    fused_adamw: bool | None = None  # AdamW's fused kernel (CUDA and CPU); None: on CUDA only
     gpu_only: bool = False  # set by the large presets, which must not be built on a CPU
     peak_tflops: float | None = None  # accelerator peak for MFU; None: looked up from the CUDA device name
     log_every: int = 10  # steps between log lines
@@ -109,6 +110,9 @@ class TrainConfig:
     def resolved_compile(self) -> bool:
         return self.use_cuda if self.compile is None else self.compile
 
+    def resolved_fused_adamw(self) -> bool:
+        return self.use_cuda if self.fused_adamw is None else self.fused_adamw
+
 
 def _validate(config: TrainConfig) -> None:
     for name in ("steps", "batch_size", "grad_accum_steps", "d_model", "n_layers", "n_heads", "log_every"):
@@ -134,7 +138,9 @@ def _validate(config: TrainConfig) -> None:
     if config.attention is not None and config.attention not in ATTENTION_KINDS:
         raise TrainConfigError(f"TrainConfig.attention must be one of {ATTENTION_KINDS} or None, got {config.attention!r}")
     if config.attention == "flex" and not config.use_cuda:
-        # torch 2.13 raises NotImplementedError for FlexAttention's backward on CPU.
+        # NOTE: torch 2.13 raises NotImplementedError for FlexAttention's backward on CPU, eager or
+        # compiled, so flex training (the CUDA default) never runs on a CPU. The forward does,
+        # and tests compare it with the dense mask.
         raise TrainConfigError(f"TrainConfig.attention 'flex' trains only on CUDA, but device is {config.device!r}; use 'sdpa'")
     if config.gpu_only and not config.use_cuda:
         raise TrainConfigError(f"this preset is GPU-only, but TrainConfig.device is {config.device!r}; use --device cuda")

@@ -43,9 +43,15 @@ def rotary_tables(head_dim: int, max_seq_len: int, theta: float) -> tuple[torch.
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate pairs of channels of x (B, H, T, D) by position-dependent angles (T, D/2)."""
-    x1, x2 = x[..., 0::2].float(), x[..., 1::2].float()
-    rotated = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-    return rotated.flatten(-2).type_as(x)
+    # The result is x * cos + swap(x) * sin, a new (B, H, T, D) tensor. A view of a stacked
+    # (..., D/2, 2) tensor would be simpler, but inductor's CPU FlexAttention lowering in torch
+    # 2.13 fails on a query that is such a view. In eager mode each channel gets the same products
+    # and sums as x1 * cos - x2 * sin and x1 * sin + x2 * cos, so the values are identical.
+    x32 = x.float()
+    x1, x2 = x32[..., 0::2], x32[..., 1::2]
+    swapped = torch.stack((-x2, x1), dim=-1).flatten(-2)  # (-x2, x1) in each pair
+    rotated = x32 * cos.repeat_interleave(2, dim=-1) + swapped * sin.repeat_interleave(2, dim=-1)
+    return rotated.type_as(x)
 
 
 def document_causal_mask(segment_ids: torch.Tensor) -> torch.Tensor:
@@ -77,6 +83,11 @@ def document_block_mask(segment_ids: torch.Tensor) -> BlockMask:
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: AttentionMask) -> torch.Tensor:
     """Attention of q (B, H, T, D) over k, v (B, G, T, D); each key/value head serves H / G query heads."""
     if isinstance(mask, BlockMask):
+        if q.device.type == "cpu":
+            # NOTE: inductor's CPU FlexAttention kernel (torch 2.13) returns wrong values, without an
+            # error, for a value tensor that is a strided view such as the one split from the fused
+            # k/v projection. Dense copies avoid it. GPUs use the Triton kernel and skip the copies.
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         return _flex_attention(q.device)(q, k, v, block_mask=mask, enable_gqa=True)
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)

@@ -119,7 +119,8 @@ class Trainer:
         no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         return torch.optim.AdamW(
-            groups, lr=self.config.lr, betas=(self.config.beta1, self.config.beta2), fused=self.config.use_cuda or None
+            groups, lr=self.config.lr, betas=(self.config.beta1, self.config.beta2),
+            fused=self.config.resolved_fused_adamw() or None,
         )
 
     # Checkpoints.
@@ -183,6 +184,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         weight = mtp_weight(self.tokens_seen, self.config.mtp_schedule)
+        # A tensor, because torch.compile guards on the value of a float argument and would
+        # compile the model again when the MTP schedule changes lambda.
+        weight_tensor = torch.tensor(weight, device=self.config.device)
         accum = self.config.grad_accum_steps
 
         totals = {"loss": 0.0, "main": 0.0, "mtp": 0.0}
@@ -191,7 +195,7 @@ class Trainer:
             batch = stage.reader.next_batch()
             mask = self.model.attention_mask(batch.segment_ids)
             with self._autocast():
-                output = self.forward(batch.input_ids, batch.targets, mask=mask, mtp_weight=weight)
+                output = self.forward(batch.input_ids, batch.targets, mask=mask, mtp_weight=weight_tensor)
             (output.loss / accum).backward()
 
             totals["loss"] += output.loss.item() / accum
@@ -211,7 +215,8 @@ class Trainer:
         config = self.config
         result = TrainResult(losses=[], tokens_seen=0, first_loss=float("nan"), final_loss=float("nan"), start_step=self.step)
         self.log(f"model: {self.model.num_parameters():,} parameters, vocab {self.model.config.vocab_size}, "
-                 f"{len(self.stages)} stage(s), {config.resolved_attention()} attention, {config.resolved_dtype()}")
+                 f"{len(self.stages)} stage(s), {config.resolved_attention()} attention, {config.resolved_dtype()}, "
+                 f"{'compiled' if config.resolved_compile() else 'eager'}")
         started = time.perf_counter()
         window_start, window_tokens = started, self.tokens_processed
 

@@ -140,13 +140,15 @@ class TransformerLM(nn.Module):
         return document_causal_mask(segment_ids)
 
     def forward(
-        self, input_ids, targets=None, segment_ids=None, *, mask: AttentionMask = None, mtp_weight: float | None = None
+        self, input_ids, targets=None, segment_ids=None, *, mask: AttentionMask = None,
+        mtp_weight: float | torch.Tensor | None = None,
     ) -> ModelOutput:
         """Run the model on input_ids (B, T); targets (B, T) hold IGNORE_INDEX where no loss is taken.
 
         ``mask`` is a mask from ``attention_mask``, built outside a compiled model; without one
         it is built from ``segment_ids``. ``mtp_weight`` is lambda in loss = main + lambda * MTP,
-        and None uses ``config.mtp_weight``.
+        a float or a 0-d tensor (which a compiled model takes without recompiling when it
+        changes), and None uses ``config.mtp_weight``.
         """
         B, T = input_ids.shape
         if T > self.rope_cos.shape[0]:
