@@ -34,7 +34,8 @@ def _image_only_pdf() -> bytes:
 
 
 def test_extract_step_records_pdf_reasons():
-    contents = [_text_pdf(), _encrypted_pdf(), _image_only_pdf(), b"%PDF-1.4\ngarbage"]
+    # The last file ends like a whole PDF, so it reaches the parser instead of being dropped as truncated.
+    contents = [_text_pdf(), _encrypted_pdf(), _image_only_pdf(), b"%PDF-1.4\ngarbage\n%%EOF\n", b"%PDF-1.4\ngarbage"]
     rows = [
         {"id": f"doc-{index}", "source": "pdfs", "format": "pdf", "path": f"doc-{index}.pdf", "content": content}
         for index, content in enumerate(contents)
@@ -42,6 +43,6 @@ def test_extract_step_records_pdf_reasons():
 
     table = extract_text(documents_from_rows(rows))
 
-    assert table.num_rows == 4
-    assert table.column("drop_reason").to_pylist() == [None, "pdf_encrypted", "pdf_no_text_layer", "pdf_damaged"]
+    assert table.num_rows == 5
+    assert table.column("drop_reason").to_pylist() == [None, "pdf_encrypted", "pdf_no_text_layer", "pdf_damaged", "pdf_truncated"]
     assert "text layer" in table.column("text").to_pylist()[0]

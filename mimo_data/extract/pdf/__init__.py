@@ -8,8 +8,11 @@ never runs PDF JavaScript, and this module never reads embedded files or attachm
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pymupdf
@@ -17,7 +20,7 @@ import pymupdf
 from mimo_data.extract.errors import ExtractionError
 from mimo_data.extract.pdf.layout import running_heads
 from mimo_data.extract.pdf.page import page_markdown
-from mimo_data.extract.pdf.spans import page_lines
+from mimo_data.extract.pdf.spans import Line, has_glued_words, page_lines, respace_glued_words
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,12 @@ logger = logging.getLogger(__name__)
 # manual. A 46-page paper takes about 1 s on one core, so 120 s only stops pathological files.
 MAX_PAGES = 2000
 TIMEOUT_SECONDS = 120.0
+# The flags of plain ``get_text()``. pymupdf's default flags for "dict" add image blocks
+# with their pixels, which made reading the dictionary four times slower on the PDFs of
+# benchmarks/pdf.py.
+# Vector blocks (TEXT_COLLECT_VECTORS) are not read here because they split text blocks
+# at every drawn line, which breaks up ruled tables, and page.py reads rules on its own.
+_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT
 
 
 @dataclass
@@ -53,20 +62,38 @@ def extract_pdf(
     started = time.monotonic()
     document = _open(content, path)
     try:
-        if document.page_count > max_pages:
-            raise ExtractionError(
-                f"PDF {path!r} has {document.page_count} pages, more than the limit of {max_pages}",
-                reason="pdf_too_many_pages",
-            )
-        page_dicts = _read_pages(document, path, started, timeout_seconds)
-        if not any(block.get("type") == 0 for page_dict in page_dicts for block in page_dict.get("blocks", [])):
-            raise ExtractionError(
-                f"PDF {path!r} has no text layer (image-only pages): it needs OCR, which this extractor does not do",
-                reason="pdf_no_text_layer",
-            )
-        return _markdown(document, page_dicts, path, started, timeout_seconds)
+        with _gc_paused():
+            if document.page_count > max_pages:
+                raise ExtractionError(
+                    f"PDF {path!r} has {document.page_count} pages, more than the limit of {max_pages}",
+                    reason="pdf_too_many_pages",
+                )
+            pages = _read_pages(document, path, started, timeout_seconds)
+            if not any(page.has_text_layer for page in pages):
+                raise ExtractionError(
+                    f"PDF {path!r} has no text layer (image-only pages): it needs OCR, which this extractor does not do",
+                    reason="pdf_no_text_layer",
+                )
+            return _markdown(document, pages, path, started, timeout_seconds)
     finally:
         document.close()
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, restoring its previous state on exit.
+
+    Extraction allocates hundreds of thousands of small objects (span dictionaries, spans,
+    lines) and frees them by reference counting, so collector passes find nothing to free.
+    They took 15 to 20 % of the extraction time on the PDFs of benchmarks/pdf.py.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _open(content: bytes, path: str | None) -> pymupdf.Document:
@@ -92,29 +119,50 @@ def _check_time(path: str | None, started: float, timeout_seconds: float) -> Non
         )
 
 
-def _read_pages(document: pymupdf.Document, path: str | None, started: float, timeout_seconds: float) -> list[dict]:
-    page_dicts = []
+@dataclass
+class _PageLines:
+    """The text lines of one page, its height in points and whether it has any text block."""
+
+    lines: list[Line]
+    height: float
+    has_text_layer: bool
+
+
+def _read_pages(document: pymupdf.Document, path: str | None, started: float, timeout_seconds: float) -> list[_PageLines]:
+    pages = []
     for page_number in range(document.page_count):
         _check_time(path, started, timeout_seconds)
         try:
-            page_dicts.append(document[page_number].get_text("dict", sort=True))
+            page_dict = _read_page(document[page_number])
         except (RuntimeError, ValueError) as error:
             raise ExtractionError(
                 f"failed to read the text of page {page_number + 1} of PDF {path!r}: {error}", reason="pdf_damaged"
             ) from error
-    return page_dicts
+        # Only the lines are kept, so that a page's dictionary is freed once it is read.
+        has_text_layer = any(block.get("type") == 0 for block in page_dict.get("blocks", []))
+        pages.append(_PageLines(page_lines(page_dict), page_dict.get("height", 0.0), has_text_layer))
+    return pages
+
+
+def _read_page(page: pymupdf.Page) -> dict:
+    """Read a page's text dictionary, re-reading it glyph by glyph when words seem glued together."""
+    textpage = page.get_textpage(flags=_TEXT_FLAGS)
+    page_dict = page.get_text("dict", textpage=textpage, sort=True)
+    if has_glued_words(page_dict):
+        # The glyph boxes come from the same text page, so blocks and lines stay the same.
+        page_dict = respace_glued_words(page.get_text("rawdict", textpage=textpage, sort=True))
+    return page_dict
 
 
 def _markdown(
-    document: pymupdf.Document, page_dicts: list[dict], path: str | None, started: float, timeout_seconds: float
+    document: pymupdf.Document, pages: list[_PageLines], path: str | None, started: float, timeout_seconds: float
 ) -> PdfExtraction:
-    pages_lines = [page_lines(page_dict) for page_dict in page_dicts]
-    repeated = running_heads(pages_lines, [page_dict.get("height", 0.0) for page_dict in page_dicts])
+    repeated = running_heads([page.lines for page in pages], [page.height for page in pages])
     extraction = PdfExtraction(text="", page_count=document.page_count)
     page_texts = []
-    for page_number, lines in enumerate(pages_lines):
+    for page_number, page_read in enumerate(pages):
         _check_time(path, started, timeout_seconds)
-        page = page_markdown(document[page_number], lines, repeated)
+        page = page_markdown(document[page_number], page_read.lines, repeated)
         extraction.formulas_rebuilt += page.formulas_rebuilt
         extraction.formulas_kept_as_text += page.formulas_kept_as_text
         if page.markdown:

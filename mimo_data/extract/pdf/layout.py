@@ -104,8 +104,16 @@ def _touching_groups(lines: list[Line]) -> list[list[Line]]:
             index = parent[index]
         return index
 
-    for i, first in enumerate(lines):
-        for j in range(i + 1, len(lines)):
+    # Sweep top to bottom. Two lines touch only when the lower one starts at most 0.35 em
+    # below the upper one's bottom, so the inner loop stops at the first line below that.
+    order = sorted(range(len(lines)), key=lambda index: lines[index].bbox[1])
+    max_size = max((line.size for line in lines), default=0.0)
+    for position, i in enumerate(order):
+        first = lines[i]
+        reach = first.bbox[3] + 0.35 * max_size
+        for j in order[position + 1 :]:
+            if lines[j].bbox[1] > reach:
+                break
             if _touching(first, lines[j]):
                 parent[find(i)] = find(j)
     groups: dict[int, list[Line]] = {}

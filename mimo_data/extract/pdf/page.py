@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from mimo_data.extract.pdf.formula import FormulaLayoutError, formula_latex
+from mimo_data.extract.pdf.formula import FormulaLayoutError, Rule, formula_latex
 from mimo_data.extract.pdf.layout import Item, drop_page_furniture, formula_regions, reading_order
 from mimo_data.extract.pdf.spans import Line, Span, join_spans
 from mimo_data.extract.pdf.table import find_tables
@@ -25,6 +25,13 @@ _HYPHENATED_END_RE = re.compile(r"(?<=[^\W\d_])-$")
 # Drawn lines at most this tall (points) and at least this wide are fraction or radical rules.
 _RULE_MAX_HEIGHT = 1.5
 _RULE_MIN_WIDTH = 3.0
+# Points around a formula region searched for its rules: a fraction rule overhangs its
+# text, and a radical's overline can sit above the boxes of the glyphs under it.
+_RULE_MARGIN = 3.0
+# pymupdf's block type of vector paths read with TEXT_COLLECT_VECTORS.
+_VECTOR_BLOCK = 3
+# A span smaller than this share of the line's text size is a script (TeX sets scripts at 0.7).
+_SCRIPT_SIZE_RATIO = 0.88
 
 
 @dataclass
@@ -43,10 +50,9 @@ def page_markdown(page: pymupdf.Page, lines: list[Line], repeated_heads: set[str
 
     regions, text_lines = formula_regions(lines)
     tables, text_lines = find_tables(text_lines)
+    rules = _horizontal_rules(page, [region for region in regions if _needs_rules(region)])
 
     items: list[Item] = []
-    # Reading the drawings is slow, so only formulas with stacked lines (a fraction) need them.
-    rules = _horizontal_rules(page) if any(len(_span_rows(_region_spans(region))) > 1 for region in regions) else []
     for region in regions:
         item = Item("formula", region)
         item.markdown = _display_formula(region, rules, result)
@@ -82,26 +88,47 @@ def _merge_code_items(items: list[Item]) -> list[Item]:
     return merged
 
 
-def _horizontal_rules(page: pymupdf.Page) -> list[tuple[float, float, float, float]]:
+def _needs_rules(region: list[Line]) -> bool:
+    """Tell whether a formula may contain a fraction (stacked rows) or a radical, which need the drawn rules."""
+    spans = [span for line in region for span in line.spans]
+    return len(_span_rows(spans)) > 1 or any("√" in span.text for span in spans)
+
+
+def _horizontal_rules(page: pymupdf.Page, regions: list[list[Line]]) -> list[Rule]:
+    """Return the boxes of thin, wide vector paths (fraction and radical rules) inside the formula regions.
+
+    A page with figures can have thousands of vector paths, so the page is read again
+    with a clip around the regions that need rules, and only when there are any.
+    """
+    if not regions:
+        return []
+    clip = pymupdf.Rect()
+    for region in regions:
+        for line in region:
+            clip |= line.bbox
+    clip += (-_RULE_MARGIN, -_RULE_MARGIN, _RULE_MARGIN, _RULE_MARGIN)
+    page_dict = page.get_text("dict", clip=clip, flags=pymupdf.TEXT_COLLECT_VECTORS | pymupdf.TEXT_MEDIABOX_CLIP)
     rules = []
-    for drawing in page.get_cdrawings():
-        x0, y0, x1, y1 = drawing["rect"]
+    for block in page_dict.get("blocks", []):
+        if block.get("type") != _VECTOR_BLOCK:
+            continue
+        x0, y0, x1, y1 = block["bbox"]
+        if block.get("stroked"):
+            # A stroked line's box grows by half the line width at each end.
+            x0, x1 = x0 + (y1 - y0) / 2, x1 - (y1 - y0) / 2
         if y1 - y0 <= _RULE_MAX_HEIGHT and x1 - x0 >= _RULE_MIN_WIDTH:
             rules.append((x0, y0, x1, y1))
     return rules
 
 
-def _region_spans(region: list[Line]) -> list[Span]:
-    return [span for line in region for span in line.spans]
-
-
-def _display_formula(region: list[Line], rules: list[tuple[float, float, float, float]], result: PageText) -> str:
+def _display_formula(region: list[Line], rules: list[Rule], result: PageText) -> str:
     spans = [span for line in region for span in line.spans]
     x0 = min(line.bbox[0] for line in region)
     y0 = min(line.bbox[1] for line in region)
     x1 = max(line.bbox[2] for line in region)
     y1 = max(line.bbox[3] for line in region)
-    near = [rule for rule in rules if x0 - 3 <= rule[0] and rule[2] <= x1 + 3 and y0 <= rule[1] <= y1]
+    margin = _RULE_MARGIN
+    near = [rule for rule in rules if x0 - margin <= rule[0] and rule[2] <= x1 + margin and y0 - margin <= rule[1] <= y1]
     try:
         latex = formula_latex(spans, near)
     except FormulaLayoutError:
@@ -196,6 +223,8 @@ def _prose_text(lines: list[Line], result: PageText) -> str:
 
 def _line_markdown(line: Line, result: PageText) -> str:
     """Write a prose line with inline math as ``$…$`` and inline monospaced runs as backticks."""
+    if _plain_prose(line.spans):
+        return line.text
     kinds = _span_kinds(line.spans)
     pieces: list[str] = []
     spans_so_far: list[Span] = []
@@ -226,6 +255,8 @@ def _run_markdown(spans: list[Span], kind: str, result: PageText) -> str:
         kind = "text"
     if kind == "math":
         try:
+            # NOTE: inline formulas get no drawn rules, so an inline radical keeps its
+            # argument outside braces and an inline fraction is not rebuilt.
             latex = formula_latex(spans, [])
         except FormulaLayoutError:
             result.formulas_kept_as_text += 1
@@ -238,6 +269,13 @@ def _run_markdown(spans: list[Span], kind: str, result: PageText) -> str:
     return text
 
 
+def _plain_prose(spans: list[Span]) -> bool:
+    """Tell whether _span_kinds would label every span "text": no code, no math and no script size."""
+    if any(span.monospaced or span.looks_like_math() for span in spans):
+        return False
+    return min(span.size for span in spans) >= _SCRIPT_SIZE_RATIO * max(span.size for span in spans)
+
+
 def _span_kinds(spans: list[Span]) -> list[str]:
     """Label each span of a prose line "math", "code" or "text"."""
     sizes: Counter[float] = Counter()
@@ -246,7 +284,7 @@ def _span_kinds(spans: list[Span]) -> list[str]:
     text_size = sizes.most_common(1)[0][0]
     kinds = []
     for index, span in enumerate(spans):
-        script = span.size < 0.88 * text_size and not span.has_prose_word()
+        script = span.size < _SCRIPT_SIZE_RATIO * text_size and not span.has_prose_word()
         if span.monospaced and not all(other.monospaced for other in spans):
             kinds.append("code")
         elif script or (span.looks_like_math() and not _in_italic_prose(spans, index)):
