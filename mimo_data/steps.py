@@ -179,7 +179,11 @@ class AnnotateStep:
 
 
 class TokenizeStep:
-    """Add ``token_ids`` (int32, no special tokens) and ``token_count`` to kept documents."""
+    """Add ``token_ids`` (int32, no special tokens) and ``token_count`` to kept documents.
+
+    Dropped rows get null in both columns. A kept document that encodes to no token is
+    dropped with reason ``no_tokens``.
+    """
 
     def __init__(self, *, tokenizer: str):
         from mimo_data.tokenize import load_tokenizer
@@ -187,18 +191,31 @@ class TokenizeStep:
         self.tokenizer = load_tokenizer(tokenizer)
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        dropped = table.column("drop_reason").to_pylist()
+        # 1. Encode the kept rows only.
+        is_kept = np.array([reason is None for reason in table.column("drop_reason").to_pylist()], dtype=bool)
         texts = table.column("text").to_pylist()
-        kept_rows = [i for i, reason in enumerate(dropped) if reason is None]
-        encoded = self.tokenizer.encode_batch([texts[i] for i in kept_rows]) if kept_rows else []
+        kept_rows = np.flatnonzero(is_kept)
+        encoded = self.tokenizer.encode_batch([texts[i] for i in kept_rows]) if kept_rows.size else []
 
-        ids: list[np.ndarray | None] = [None] * table.num_rows
-        for row, token_ids in zip(kept_rows, encoded):
-            ids[row] = np.asarray(token_ids, dtype=np.int32)
-        counts = [None if t is None else len(t) for t in ids]
-        table = set_column(table, "token_ids", pa.array(ids, pa.list_(pa.int32())))
-        reasons = [None if c is None or c > 0 else "no_tokens" for c in counts]
-        table = set_column(table, "token_count", pa.array(counts, pa.int32()))
+        # 2. Build the list column from one flat int32 array and row offsets. Dropped rows are
+        # null and take no values.
+        counts = np.zeros(table.num_rows, dtype=np.int32)
+        counts[kept_rows] = [len(token_ids) for token_ids in encoded]
+        offsets = np.zeros(table.num_rows + 1, dtype=np.int64)
+        np.cumsum(counts, dtype=np.int64, out=offsets[1:])
+        if offsets[-1] > np.iinfo(np.int32).max:
+            raise ValueError(
+                f"a batch of {table.num_rows} documents has {offsets[-1]} tokens, more than a list<int32> "
+                "column holds (2**31 - 1); use smaller batches"
+            )
+        values = np.concatenate(encoded).astype(np.int32, copy=False) if encoded else np.zeros(0, dtype=np.int32)
+        null_rows = pa.array(~is_kept)
+        token_ids = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values), mask=null_rows)
+        table = set_column(table, "token_ids", token_ids)
+        table = set_column(table, "token_count", pa.array(counts, pa.int32(), mask=~is_kept))
+
+        # 3. Drop kept documents without a token.
+        reasons = [None if not row_kept or count > 0 else "no_tokens" for row_kept, count in zip(is_kept, counts)]
         return mark_dropped(table, reasons, step="tokenize")
 
 

@@ -71,15 +71,16 @@ def pack_documents(
     for index, tokens in enumerate(documents):
         stream[offsets[index] : offsets[index + 1] - 1] = tokens
         stream[offsets[index + 1] - 1] = eos_id
-    doc_index = np.full(n_rows * seq_len, -1, dtype=np.int64)
-    doc_index[:n_real] = np.repeat(np.arange(len(documents)), lengths)
+    # int32 halves the memory traffic of the per-token passes below. It overflows only past 2**31 documents.
+    doc_index = np.full(n_rows * seq_len, -1, dtype=np.int32)
+    doc_index[:n_real] = np.repeat(np.arange(len(documents), dtype=np.int32), lengths)
 
     # 2. Per row: the first and last document present, and the 1-based segment ids.
     rows_doc_index = doc_index.reshape(n_rows, seq_len)
     first_doc = rows_doc_index[:, 0]
     last_doc = rows_doc_index.max(axis=1)
     real = rows_doc_index >= 0
-    segment_ids = np.where(real, rows_doc_index - first_doc[:, None] + 1, 0).astype(np.int32)
+    segment_ids = np.where(real, rows_doc_index - first_doc[:, None] + 1, 0).astype(np.int32, copy=False)
 
     # 3. A row continues a document when its first token and the previous row's last
     # token belong to the same document.

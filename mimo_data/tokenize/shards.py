@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 SHARD_PATTERN = "part-*.parquet"
 MANIFEST_NAME = "manifest.json"
 COMPRESSION = "zstd"
+# Only these columns get dictionary encoding and min/max statistics. On the qwen2 shards of
+# benchmarks/shards.py, dictionary encoding of the token columns took about a quarter of the
+# write time and made the files 19% larger (2.41 MB against 2.02 MB). Min/max of token ids
+# spans nearly the whole vocabulary in every row group, so it lets a reader skip nothing.
+DICTIONARY_COLUMNS = ("doc_ids",)
+STATISTICS_COLUMNS = ("doc_ids", "n_tokens", "first_segment_continued")
 # Uncompressed bytes per Parquet row group: a few MB lets a reader fetch one group at a time.
 ROW_GROUP_BYTES = 4 * 1024 * 1024
 
@@ -92,7 +98,14 @@ class ShardWriter:
     def _write_shard(self, table: pa.Table) -> None:
         path = self.out_dir / f"part-{len(self._paths):05d}.parquet"
         tmp_path = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp_path, compression=COMPRESSION, row_group_size=_row_group_rows(table))
+        pq.write_table(
+            table,
+            tmp_path,
+            compression=COMPRESSION,
+            row_group_size=_row_group_rows(table),
+            use_dictionary=_leaf_paths(table.schema, DICTIONARY_COLUMNS),
+            write_statistics=_leaf_paths(table.schema, STATISTICS_COLUMNS),
+        )
         os.replace(tmp_path, path)
         self._paths.append(path)
         logger.debug("wrote %s with %d rows", path, table.num_rows)
@@ -104,6 +117,23 @@ class ShardWriter:
         # On an error the partial last shard is not written, so the folder never looks complete.
         if exc_type is None:
             self.close()
+
+
+def _leaf_paths(schema: pa.Schema, names: tuple[str, ...]) -> list[str]:
+    """Return the Parquet leaf column paths of the fields ``names`` that ``schema`` contains.
+
+    pyarrow matches ``use_dictionary`` and ``write_statistics`` against leaf paths and
+    silently ignores a name that is not one, so a list field must be named by its element.
+    The ``list.element`` form is the Parquet LIST layout that pyarrow writes by default
+    (``use_compliant_nested_type=True``).
+    """
+    paths = []
+    for field in schema:
+        if field.name not in names:
+            continue
+        is_list = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
+        paths.append(f"{field.name}.list.element" if is_list else field.name)
+    return paths
 
 
 def _row_group_rows(table: pa.Table) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import unicodedata
 
 import numpy as np
 import pytest
 
 from mimo_data.tokenize import bundled_tokenizer_names, load_tokenizer
-from mimo_data.tokenize.qwen2 import MAX_PIECE_CHARS, _split_long_text
+from mimo_data.tokenize.qwen2 import MAX_PIECE_CHARS, Qwen2Tokenizer, _encoding, _split_long_text
 
 # Ids that Qwen2's own tokenizer gives these strings, as published in its chat-template dumps
 # (<|im_start|>system / user / assistant) and in the transformers Qwen2-Audio processor test
@@ -79,3 +80,41 @@ def test_qwen2_pickles_for_ray_workers(qwen2):
 def test_qwen2_rejects_ids_outside_vocab(qwen2):
     with pytest.raises(ValueError, match="outside the vocabulary"):
         qwen2.decode([151_680])
+
+
+def shared_texts(shared_dir) -> list[str]:
+    """English reStructuredText, Chinese Markdown with formulas, and spellings of special tokens."""
+    texts = [path.read_text(encoding="utf-8") for path in sorted((shared_dir / "text" / "peps").glob("*.rst"))[:20]]
+    texts.append((shared_dir / "corpus" / "html_zh" / "sitdown__zhihu_formula.expected.md").read_text(encoding="utf-8"))
+    texts += ["a <|endoftext|> b", "<|im_start|>user\n<|im_end|><|pad|>", "", "Cafe\u0301 n\u0303"]
+    return texts
+
+
+def test_qwen2_ids_equal_tiktoken_encode_ordinary(qwen2, shared_dir):
+    texts = shared_texts(shared_dir)
+    assert all(len(text) <= MAX_PIECE_CHARS for text in texts)  # guard: each text is encoded as one piece, like encode_ordinary does
+    for text, ids in zip(texts, qwen2.encode_batch(texts)):
+        expected = _encoding().encode_ordinary(unicodedata.normalize("NFC", text))
+        assert ids.dtype == np.int32
+        assert ids.flags.writeable
+        assert ids.tolist() == expected, text[:60]
+
+
+def test_qwen2_threads_give_same_ids(qwen2, shared_dir):
+    texts = shared_texts(shared_dir)
+    threaded = Qwen2Tokenizer(num_threads=3).encode_batch(texts)
+    assert len(threaded) == len(texts)
+    for single, multi in zip(qwen2.encode_batch(texts), threaded):
+        assert np.array_equal(single, multi)
+
+
+def test_qwen2_pickle_keeps_num_threads():
+    copy = pickle.loads(pickle.dumps(Qwen2Tokenizer(num_threads=2)))
+    assert copy.num_threads == 2
+    assert copy.encode_batch(["Hello", "world"])[0].tolist() == [9707]
+
+
+@pytest.mark.parametrize("num_threads", [0, -1, 1.5])
+def test_qwen2_rejects_invalid_num_threads(num_threads):
+    with pytest.raises(ValueError, match="num_threads must be a positive integer"):
+        Qwen2Tokenizer(num_threads=num_threads)

@@ -121,3 +121,18 @@ def test_read_manifest_errors(tmp_path):
     (tmp_path / "manifest.json").write_text("{broken", encoding="utf-8")
     with pytest.raises(ManifestError, match="not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_shards_dictionary_and_statistics_columns(tmp_path, packed):
+    with ShardWriter(tmp_path, rows_per_shard=100) as writer:
+        writer.write(packed)
+    row_group = pq.ParquetFile(tmp_path / "part-00000.parquet").metadata.row_group(0)
+    columns = {row_group.column(i).path_in_schema.split(".")[0]: row_group.column(i) for i in range(row_group.num_columns)}
+    assert set(columns) == set(packed.column_names)  # guard: every column is checked below
+
+    for name in ("input_ids", "loss_mask", "segment_ids"):
+        assert not any("DICTIONARY" in encoding for encoding in columns[name].encodings), name
+        assert not columns[name].is_stats_set, name
+    assert any("DICTIONARY" in encoding for encoding in columns["doc_ids"].encodings)
+    for name in ("doc_ids", "n_tokens", "first_segment_continued"):
+        assert columns[name].is_stats_set, name
