@@ -31,6 +31,7 @@ import yaml
 
 from mimo_data.accounting import AccountingError, check_accounting
 from mimo_data.badinput import PASSES_EXTRACTION, write_bad_input_corpus
+from results_page import write_section  # benchmarks/ is on sys.path when this file runs as a script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Reliability"
@@ -171,19 +172,6 @@ def section(demo: dict, bad: dict, misses: list[str], bad_files: int) -> str:
     )
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, leaving the other sections as they are."""
-    path = REPO_ROOT / "benchmarks" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        before, rest = current.split(SECTION, 1)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        current = before.rstrip("\n") + "\n\n" + text + after
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", default=str(REPO_ROOT / ".." / "shared"), help="the shared folder with corpus/warc")
@@ -211,7 +199,7 @@ def main() -> None:
     text = section(demo, bad, misses, bad_files)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from mimo_data.tokenize import Qwen2Tokenizer, ShardWriter, load_tokenizer
 from mimo_data.tokenize.packing import PACKING_METHODS, packing_function
+from results_page import write_section  # benchmarks/ is on sys.path when this file runs as a script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Tokenize, pack and Parquet shards"
@@ -175,21 +176,8 @@ def main() -> None:
         f"| Parquet shards → numpy (pyarrow, input_ids only) | {read_tokens / parquet_s / 1e6:.0f} M |",
         f"| flat int32 file → numpy (np.fromfile) | {read_tokens / flat_s / 1e6:.0f} M |", "",
     ]
-    write_section("\n".join(lines))
+    write_section(SECTION, "\n".join(lines))
     print("\n".join(lines))
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, leaving the other sections as they are."""
-    path = REPO_ROOT / "benchmarks" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        before, rest = current.split(SECTION, 1)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        current = before.rstrip("\n") + "\n\n" + text + after
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current.rstrip("\n") + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
