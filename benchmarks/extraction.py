@@ -47,6 +47,8 @@ _SVG_RE = re.compile(r"<svg\b.*?</svg>", re.DOTALL | re.IGNORECASE)
 _HTML_TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]*>")
 _MARKDOWN_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# Fenced blocks and inline code spans, whose dollars are not math delimiters.
+_MARKDOWN_CODE_RE = re.compile(r"(`{3,})[^\n]*\n.*?\n\1|(`+)[^`\n]*?\2", re.DOTALL)
 
 
 def squeeze(text: str) -> str:
@@ -141,8 +143,12 @@ def scrapinghub_pages(corpus: Path) -> list[tuple[bytes, str]]:
     return pages
 
 
-def chinese_pages(corpus: Path) -> list[tuple[str, bytes, str]]:
-    """Return (name, page bytes, main text) for the Chinese pages that ship their main text."""
+def chinese_pages(corpus: Path) -> list[tuple[str, bytes, str, bool]]:
+    """Return (name, page bytes, main text, formulas drawn as SVG) for the Chinese pages that ship their main text.
+
+    The last field is True where the reference keeps the page's formulas only as inline
+    SVG drawings, which ``rendered_text`` removes.
+    """
     folder = corpus / "html_zh"
     pages = []
     for truth_path in sorted(folder.glob("*.groundtruth.json")):
@@ -150,23 +156,24 @@ def chinese_pages(corpus: Path) -> list[tuple[str, bytes, str]]:
         text = record.get("cleaned") or record.get("content")
         page = truth_path.with_name(truth_path.name.replace(".groundtruth.json", ".html"))
         if text and page.exists():
-            pages.append((page.name, page.read_bytes(), text))
+            pages.append((page.name, page.read_bytes(), text, False))
     for truth_path in sorted(folder.glob("*.expected.txt")):
         page = truth_path.with_name(truth_path.name.replace(".expected.txt", ".html"))
         if page.exists():
-            pages.append((page.name, page.read_bytes(), truth_path.read_text("utf-8")))
+            pages.append((page.name, page.read_bytes(), truth_path.read_text("utf-8"), False))
     # sitdown pages (WeChat, Zhihu, Juejin) ship the Markdown that the sitdown converter wrote.
     for truth_path in sorted(folder.glob("sitdown__*.expected.md")):
         page = truth_path.with_name(truth_path.name.replace(".expected.md", ".html"))
         if page.exists():
-            pages.append((page.name, page.read_bytes(), rendered_text(truth_path.read_text("utf-8"))))
+            reference = truth_path.read_text("utf-8")
+            pages.append((page.name, page.read_bytes(), rendered_text(reference), "<svg" in reference))
     for truth_path in sorted(folder.glob("readability__*_expected.html")):
         page = truth_path.with_name(truth_path.name.replace("_expected.html", "_source.html"))
         if page.exists():
             # The reference is a UTF-8 fragment without a charset declaration, which
             # lxml would read as Latin-1 if handed the bytes.
             text = lxml.html.fromstring(truth_path.read_text("utf-8")).text_content()
-            pages.append((page.name, page.read_bytes(), text))
+            pages.append((page.name, page.read_bytes(), text, False))
     return pages
 
 
@@ -184,17 +191,35 @@ def rendered_text(markdown: str) -> str:
     return _MARKDOWN_LINK_RE.sub(r"\1", text)
 
 
+def without_formulas(markdown: str) -> str:
+    """Remove the ``$…$`` and ``$$…$$`` spans of Markdown text, leaving code spans and fenced blocks as they are.
+
+    Used on pages whose reference draws each formula as SVG, which ``rendered_text``
+    removes, so that an extractor that writes those formulas as TeX is not charged
+    for them as extra text. Formulas are scored by the formula recall instead.
+    """
+    pieces = []
+    position = 0
+    for match in _MARKDOWN_CODE_RE.finditer(markdown):
+        pieces.append(_MATH_SPAN_RE.sub("", markdown[position : match.start()]))
+        pieces.append(match.group(0))
+        position = match.end()
+    pieces.append(_MATH_SPAN_RE.sub("", markdown[position:]))
+    return "".join(pieces)
+
+
 def article_f1(corpus: Path) -> dict[str, dict[str, float]]:
     scores: dict[str, dict[str, list[float]]] = {"ours": collections.defaultdict(list), "trafilatura": collections.defaultdict(list)}
     for raw, truth in scrapinghub_pages(corpus):
         scores["ours"]["scrapinghub"].append(f1(words(extract_html(raw).text), words(truth)))
         scores["trafilatura"]["scrapinghub"].append(f1(words(trafilatura_markdown(raw)), words(truth)))
-    for _, raw, truth in chinese_pages(corpus):
-        ours = rendered_text(extract_html(raw).text)
-        scores["ours"]["chinese"].append(f1(characters(ours), characters(truth)))
+    for _, raw, truth, formulas_as_svg in chinese_pages(corpus):
         # trafilatura is given the bytes so that it applies its own charset detection.
-        baseline = rendered_text(trafilatura.extract(raw, output_format="markdown") or "")
-        scores["trafilatura"]["chinese"].append(f1(characters(baseline), characters(truth)))
+        outputs = {"ours": extract_html(raw).text, "trafilatura": trafilatura.extract(raw, output_format="markdown") or ""}
+        for name, markdown in outputs.items():
+            if formulas_as_svg:
+                markdown = without_formulas(markdown)
+            scores[name]["chinese"].append(f1(characters(rendered_text(markdown)), characters(truth)))
     return {name: {kind: sum(values) / len(values) for kind, values in kinds.items()} for name, kinds in scores.items()}
 
 
@@ -238,7 +263,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def render(formulas, code, articles, rates, command: str) -> str:
+def render(formulas, code, articles, rates, command: str, load: tuple[float, float]) -> str:
     def ratio(pair: tuple[int, int]) -> str:
         return f"{pair[0]}/{pair[1]} = {pair[0] / pair[1]:.3f}"
 
@@ -247,6 +272,7 @@ def render(formulas, code, articles, rates, command: str) -> str:
         "",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores (one used); Python {platform.python_version()}, "
         f"trafilatura {trafilatura.__version__}. Date: {datetime.date.today().isoformat()}.",
+        f"1-minute load average before and after the run: {load[0]:.1f} and {load[1]:.1f} (other jobs share the cores).",
         f"Command: `{command}`",
         "",
         "| measure | ours | trafilatura |",
@@ -262,8 +288,11 @@ def render(formulas, code, articles, rates, command: str) -> str:
         "this process with the two extractors alternating page by page. The Chinese row covers the",
         "pages of html_zh with ground truth, WeChat and Zhihu formula pages included. The sitdown references",
         "and both outputs are compared as rendered text (link and image URLs, raw HTML and inline SVG",
-        "removed), and the readability references are read as UTF-8. The reference code block of",
+        "removed), and the readability references are read as UTF-8. Where a sitdown reference draws its",
+        "formulas as SVG (two WeChat pages), the `$…$` spans outside code are removed from both outputs",
+        "before comparing, because the reference has no text for them. The reference code block of",
         "the Discuz page ends with its copy button's label (复制代码), which is dropped before comparing.",
+        "",
         "",
     ]
     return "\n".join(lines)
@@ -288,13 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     corpus = args.shared / "corpus"
 
+    load_before = os.getloadavg()[0]
     formulas = formula_recall(corpus)
     code = code_recall(corpus)
     articles = article_f1(corpus)
     rates = throughput(corpus, args.repeats)
 
     command = "python benchmarks/extraction.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    section = render(formulas, code, articles, rates, command.strip())
+    section = render(formulas, code, articles, rates, command.strip(), (load_before, os.getloadavg()[0]))
     print(section)
     if not args.no_write:
         write_section(section)

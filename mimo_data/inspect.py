@@ -123,10 +123,13 @@ DOCUMENT_IDENTITY_COLUMNS = ("id", "source", "format", "path", "url", "text")
 
 
 def documents_dir(path: str | Path) -> Path | None:
-    """Return the folder of kept documents at ``path`` (a build output folder or documents/ itself), if any."""
+    """Return the folder of kept documents at ``path`` (a build output folder or documents/ itself), if any.
+
+    Only a folder named ``documents`` counts, because stage folders hold ``part-*.parquet`` shards too.
+    """
     path = Path(path)
     for folder in (path, path / "documents"):
-        if folder.is_dir() and any(folder.glob("part-*.parquet")):
+        if folder.name == "documents" and folder.is_dir() and any(folder.glob("part-*.parquet")):
             return folder
     return None
 

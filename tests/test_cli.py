@@ -79,3 +79,17 @@ def test_build_rejects_invalid_pipeline_before_work(tmp_path):
     result = run("build", str(path))
     assert result.returncode == 2
     assert "pipeline.surprise: unknown key" in result.stderr
+
+
+def test_documents_dir_ignores_stage_shards(tmp_path):
+    from mimo_data.inspect import documents_dir
+
+    stage = tmp_path / "out" / "stage-1"
+    documents = tmp_path / "out" / "documents"
+    for folder in (stage, documents):
+        folder.mkdir(parents=True)
+        (folder / "part-00000.parquet").write_bytes(b"PAR1")
+
+    assert documents_dir(stage) is None
+    assert documents_dir(tmp_path / "out") == documents
+    assert documents_dir(documents) == documents

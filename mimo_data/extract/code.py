@@ -54,6 +54,82 @@ def is_br_code_block(code: HtmlElement) -> bool:
     return any(True for _ in code.iter("br"))
 
 
+# Elements that flow within a line of text. A <code> wrapped only in them still sits
+# in the paragraph around them.
+_INLINE_TAGS = frozenset({
+    "a", "abbr", "b", "bdi", "cite", "del", "em", "font", "i", "ins", "kbd", "label", "mark", "q",
+    "s", "samp", "small", "span", "strong", "sub", "sup", "u", "var",
+})
+# An inline <code> of more lines or characters than these is taken for a block that
+# CSS shows with its line breaks. Both limits sit above what WeChat articles exported
+# by the mdnice editor show: at most 2 source lines of about 20 characters.
+# NOTE: a longer phrase that an editor wrapped over more lines still becomes a fenced block.
+MAX_INLINE_CODE_LINES = 3
+MAX_INLINE_CODE_CHARS = 200
+
+
+def is_inline_code_with_line_break(code: HtmlElement) -> bool:
+    """Return True for a ``<code>`` outside ``<pre>`` that reads as a phrase but breaks over source lines.
+
+    A browser collapses the whitespace of such a ``<code>`` (CSS ``white-space:
+    normal``), so the line break exists only in the HTML source, put there by an
+    editor's pretty-printer. The ``<code>`` counts as a phrase when it is short and the
+    block around it (its nearest ancestor that is not an inline element) has other text.
+    A ``<code>`` alone in its block stays a block.
+    """
+    text = code.text_content()
+    if "\n" not in text:
+        return False
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines or len(lines) > MAX_INLINE_CODE_LINES:
+        return False
+    code_text = _HTML_SPACE_RE.sub(" ", text).strip()
+    if len(code_text) > MAX_INLINE_CODE_CHARS:
+        return False
+
+    block = code.getparent()
+    while block is not None and block.tag in _INLINE_TAGS:
+        block = block.getparent()
+    if block is None or block.tag == "pre":
+        return False
+    block_text = _HTML_SPACE_RE.sub(" ", block.text_content()).strip()
+    return len(block_text) > len(code_text)
+
+
+def collapse_code_whitespace(code: HtmlElement) -> None:
+    """Collapse each run of HTML whitespace inside a ``<code>`` to one space, as a browser shows it.
+
+    A space at either end moves outside the element, so that the Markdown code span
+    does not start or end with it but the words around it stay apart.
+    """
+    for element in code.iter():
+        if element.text:
+            element.text = _HTML_SPACE_RE.sub(" ", element.text)
+        if element is not code and element.tail:
+            element.tail = _HTML_SPACE_RE.sub(" ", element.tail)
+
+    if code.text and code.text.startswith(" "):
+        code.text = code.text[1:]
+        _add_text_before(code, " ")
+    last = code[-1] if len(code) else code
+    end_text = last.text if last is code else last.tail
+    if end_text and end_text.endswith(" "):
+        if last is code:
+            code.text = end_text[:-1]
+        else:
+            last.tail = end_text[:-1]
+        code.tail = " " + (code.tail or "")
+
+
+def _add_text_before(element: HtmlElement, text: str) -> None:
+    previous = element.getprevious()
+    parent = element.getparent()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + text
+    elif parent is not None:
+        parent.text = (parent.text or "") + text
+
+
 def code_language(element: HtmlElement) -> str | None:
     """Return the language named by ``class="language-xx"``-style hints on the block or its <code>."""
     candidates = [element]

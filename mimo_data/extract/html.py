@@ -3,15 +3,19 @@
 Steps of ``extract_html``:
 
 1. decode bytes (encoding.py) and parse once with lxml;
-2. delete the elements that trafilatura deletes unread (scripts, styles, SVG,
-   navigation, boilerplate without formulas), so that neither the walk nor
-   trafilatura's copies of the tree visit them;
+2. rebuild MathJax SVG formulas as MathML, then delete the elements that
+   trafilatura deletes unread (scripts, styles, SVG, navigation, boilerplate
+   without formulas), so that neither the walk nor trafilatura's copies of the
+   tree visit them. The scripts are read for math settings on the way out;
 3. walk the tree once. Every formula (MathJax script, MathML, KaTeX, formula
    image, TeX in text) becomes an inline token such as ``MIMOMATH0007X``. Every
    code block becomes a ``<p>`` with a token such as ``MIMOCODE0003X``. Rendered
-   copies of formulas whose TeX source is on the page are removed;
-4. keep only the posts of forum and Q&A threads, and mark the paragraph container
-   of pages that trafilatura cannot frame as an ``<article>``;
+   copies of formulas whose TeX source is on the page are removed, and inline
+   ``<code>`` broken over source lines gets its whitespace collapsed;
+4. keep only the posts of forum and Q&A threads, mark the paragraph container
+   of pages that trafilatura cannot frame as an ``<article>``, and strip or delete
+   the other elements that trafilatura strips or deletes unread (images, form
+   controls, embedded media);
 5. run ``trafilatura.extract`` on the rewritten tree with Markdown output;
 6. put the formulas back as ``$…$`` / ``$$…$$`` and the code blocks as fences.
 
@@ -40,7 +44,9 @@ from mimo_data.extract.code import (
     code_from_line_table,
     code_from_list_block,
     code_from_pre,
+    collapse_code_whitespace,
     is_br_code_block,
+    is_inline_code_with_line_break,
     is_line_table,
     is_list_code_block,
     to_fence,
@@ -60,6 +66,8 @@ from mimo_data.extract.math import (
     formulas_from_katex_render,
     formulas_from_math_class,
     formula_from_mathml,
+    is_mathjax_svg,
+    mathml_from_mathjax_svg,
     formula_from_script,
     is_macro_definition,
     local_name,
@@ -126,21 +134,32 @@ _BLOCK_TAGS = _BLOCK_CONTAINER_TAGS | {
 _TEX_SOURCE_CLASSES = {"math-container", "math", "tex", "latex", "arithmatex", "mathjax-tex"}
 # Elements whose whole text is TeX without delimiters (WordPress "KaTeX" plugin).
 _RAW_TEX_CLASSES = {"wp-katex-eq"}
-# Descendants whose class makes _formula_pieces read a formula, or a data-formula attribute.
-_FORMULA_CLASS_XPATH = lxml.etree.XPath(
-    ".//*[@data-formula or "
-    + " or ".join(
-        f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-        for name in sorted(_TEX_SOURCE_CLASSES | _RAW_TEX_CLASSES | {"mwe-math-element", "katex", "katex-display"})
-    )
-    + "]"
-)
 # Tags that _protect_element can replace whatever their class, and a cheap test for a
 # class attribute that may name a formula (KaTeX, MathJax output, TeX source classes).
 # Elements passing neither are not inspected further, which keeps the walk fast.
 _CANDIDATE_TAGS = frozenset({"pre", "code", "table", "script", "math", "img", "mjx-container"})
 _MAYBE_FORMULA_CLASS_RE = re.compile(r"math|Math|tex|TeX")
-_HTML_SPACE_RE = re.compile(r"[ \t\r\n\f]+")
+# Tags whose element trafilatura 2.3.1 replaces by its content (MANUALLY_STRIPPED in its
+# settings) before it reads the tree for content. <address>, <hgroup> and <template>
+# are left to trafilatura because its page-length measure treats them apart.
+_STRIPPED_TAGS = (
+    "abbr", "acronym", "bdi", "bdo", "big", "cite", "data", "dfn", "font", "img", "ins", "mark",
+    "nobr", "ruby", "small", "tbody", "tfoot", "thead", "wbr",
+)
+# Tags whose element trafilatura 2.3.1 deletes with its subtree (MANUALLY_CLEANED in its
+# settings) before it reads the tree for content. <form> and <figure> are left out
+# because trafilatura keeps some of them, <time> and <label> because their text (dates,
+# field labels) counts in its page-length measure.
+_CLEANED_TAGS = (
+    "applet", "area", "audio", "blink", "button", "canvas", "datalist", "dialog", "embed",
+    "fencedframe", "fieldset", "frame", "frameset", "iframe", "legend", "map", "marquee", "menu",
+    "menuitem", "noindex", "noscript", "object", "optgroup", "option", "output", "param",
+    "picture", "progress", "rp", "rt", "rtc", "select", "source", "textarea", "track", "use", "video",
+)
+_HTML_SPACES = " \t\r\n\f"
+_HTML_SPACE_RE = re.compile(f"[{_HTML_SPACES}]+")
+# Whitespace that _HTML_SPACE_RE would change: any character but a space, or two spaces.
+_COLLAPSIBLE_SPACE_RE = re.compile(r"[\t\r\n\f]| {2}")
 _LINE_PREFIX_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*")
 
 
@@ -203,11 +222,16 @@ def extract_html(
     root = _parse_utf8(text.encode("utf-8", errors="replace") if data is None else data, url=url)
     title = _title(root)
 
-    protected = _Protected(_unused_prefix(text, "MIMOMATH"), _unused_prefix(text, "MIMOCODE"))
-    posts = _protect(root, text, protected)
+    # One search for the shared start of both prefixes spares a second pass over the page.
+    if "MIMO" in text:
+        protected = _Protected(_unused_prefix(text, "MIMOMATH"), _unused_prefix(text, "MIMOCODE"))
+    else:
+        protected = _Protected("MIMOMATH", "MIMOCODE")
+    posts, boilerplate = _protect(root, protected)
     root = _keep_only_posts(root, posts, url=url)
-    _drop_cleaned_subtrees(root)
+    _drop_cleaned_subtrees(boilerplate)
     _mark_paragraph_container(root)
+    _drop_cleaned_elements(root)
 
     markdown = trafilatura.extract(root, url=url, **TRAFILATURA_OPTIONS) or ""
     return _restore(markdown, protected, title=title, charset=charset, url=url)
@@ -266,35 +290,47 @@ def _unused_prefix(text: str, prefix: str) -> str:
 
 def _title(root: HtmlElement) -> str | None:
     """Return the first non-empty of: the ``<head>`` title, ``og:title``, any ``<title>``."""
-    # One C-level scan with find/iter costs less than three XPath queries over the tree.
-    titles = list(root.iter("title"))
-    head_titles = [title.text for title in titles if title.getparent() is not None and title.getparent().tag == "head"]
-    og_titles = [meta.get("content") for meta in root.iter("meta") if meta.get("property") == "og:title"]
-    for candidate in (head_titles[:1], og_titles[:1], [title.text for title in titles[:1]]):
-        if candidate and candidate[0]:
-            title = " ".join(candidate[0].split())
-            if title:
-                return title
-    return None
+    head = root.find("head")
+    head_title = head.find("title") if head is not None else None
+    title = _normalized_title(head_title.text if head_title is not None else None)
+    if title:
+        return title
+
+    # Most pages have a title in <head>, so the two scans of the whole tree below seldom run.
+    og_title = next((meta.get("content") for meta in root.iter("meta") if meta.get("property") == "og:title"), None)
+    title = _normalized_title(og_title)
+    if title:
+        return title
+    any_title = next(root.iter("title"), None)
+    return _normalized_title(any_title.text if any_title is not None else None)
+
+
+def _normalized_title(text: str | None) -> str | None:
+    title = " ".join(text.split()) if text else ""
+    return title or None
 
 
 # ---------------------------------------------------------------------------
 # Pre-pass
 
 
-def _protect(root: HtmlElement, page_text: str, protected: _Protected) -> list[HtmlElement]:
+def _protect(root: HtmlElement, protected: _Protected) -> tuple[list[HtmlElement], list[HtmlElement]]:
     """Replace formulas and code blocks by tokens in one walk over the tree.
 
     Returns the forum and Q&A post bodies met on the way, in document order, so that
-    ``_keep_only_posts`` needs no second walk.
+    ``_keep_only_posts`` needs no second walk, and the ``<aside>`` and ``<footer>``
+    elements left for the walk, which ``_drop_cleaned_subtrees`` deletes after it.
     """
-    has_tex_scripts, delimiters = _read_scripts(root, page_text, protected)
-    _drop_unread_elements(root)
-    _drop_plain_boilerplate(root)
-    # Most pages have no data-formula attribute, and one search of the page costs
-    # less than one attribute lookup per element.
-    check_data_formula = "data-formula" in page_text
+    scripts = _drop_unread_elements(root)
+    delimiters = _read_math_scripts(root, scripts, protected)
+    boilerplate = _drop_plain_boilerplate(root)
+    return _walk(root, protected, scripts.has_tex_scripts, delimiters), boilerplate
 
+
+def _walk(
+    root: HtmlElement, protected: _Protected, has_tex_scripts: bool, delimiters: TextDelimiters
+) -> list[HtmlElement]:
+    """Replace formulas and code blocks by tokens. Returns the post bodies met, in document order."""
     posts = []
     elements = list(root.iter())
     skip = 0
@@ -315,7 +351,7 @@ def _protect(root: HtmlElement, page_text: str, protected: _Protected) -> list[H
             if _POST_BODY_CLASS_RE.search(class_attribute):
                 posts.append(element)
             candidate = candidate or _is_candidate_class(name, class_attribute)
-        if not candidate and check_data_formula:
+        if not candidate:
             candidate = element.get("data-formula") is not None
         if candidate and _protect_element(element, name, has_tex_scripts, delimiters, protected):
             # Descendants directly follow their ancestor in document order.
@@ -323,10 +359,21 @@ def _protect(root: HtmlElement, page_text: str, protected: _Protected) -> list[H
             continue
 
         if name in _OPAQUE_TAGS:
+            # trafilatura 2.3.1 writes a <code> whose text has a line break as a fenced block.
+            if name == "code" and is_inline_code_with_line_break(element):
+                collapse_code_whitespace(element)
             skip = sum(1 for _ in element.iter()) - 1
         else:
-            element.text = _protect_text(element.text, delimiters, protected)
-        element.tail = _protect_text(element.tail, delimiters, protected)
+            text = element.text
+            if text:
+                new_text = _protect_text(text, delimiters, protected)
+                if new_text is not text:
+                    element.text = new_text
+        tail = element.tail
+        if tail:
+            new_tail = _protect_text(tail, delimiters, protected)
+            if new_tail is not tail:
+                element.tail = new_tail
     return posts
 
 
@@ -337,33 +384,18 @@ def _is_candidate_class(name: str, class_attribute: str) -> bool:
     return name == "div" and "code" in class_attribute
 
 
-def _read_scripts(root: HtmlElement, page_text: str, protected: _Protected) -> tuple[bool, TextDelimiters]:
-    """Read what the page's scripts tell about its math.
+@dataclass
+class _PageScripts:
+    """Math settings of a page, read from its scripts while they are deleted."""
 
-    Returns whether MathJax ``math/tex`` scripts are present and the TeX delimiters
-    configured for MathJax or KaTeX. ``katex.render`` calls put their formula into
-    their target element.
-    """
-    # Script sources are read only when the page contains a marker, because copying
-    # every script's text out of lxml takes longer than searching the page once.
-    read_sources = any(marker in page_text for marker in ("inlineMath", "delimiters", "katex.render"))
-    has_tex_scripts = False
-    config_scripts = []
-    for script in root.iter("script"):
-        if "math/tex" in (script.get("type") or "").lower():
-            has_tex_scripts = True
-        if not read_sources:
-            continue
-        source = script.text or ""
-        if "inlineMath" in source or "delimiters" in source:
-            config_scripts.append(source)
-        if "katex.render" in source:
-            _protect_katex_render_targets(root, source, protected)
-    return has_tex_scripts, delimiters_from_config(config_scripts)
+    has_tex_scripts: bool = False  # MathJax 2 ``math/tex`` input scripts are present
+    # Script texts that configure TeX delimiters (MathJax ``inlineMath``, KaTeX auto-render
+    # ``delimiters``) or render a formula whose TeX exists only in the script (``katex.render``).
+    math_sources: list[str] = field(default_factory=list)
 
 
-def _drop_unread_elements(root: HtmlElement) -> None:
-    """Delete scripts, styles, inline SVG, ``<meta>`` and ``<link>``, and flatten ``<nav>``.
+def _drop_unread_elements(root: HtmlElement) -> _PageScripts:
+    """Delete scripts, styles, inline SVG, ``<meta>``, ``<link>`` and ``<input>``, and flatten ``<nav>``.
 
     trafilatura 2.3.1 deletes all of them in its tree cleaning, so its main extraction
     never reads them, but it copies the tree four times and runs its XPath pruning
@@ -372,61 +404,180 @@ def _drop_unread_elements(root: HtmlElement) -> None:
     scripts stay because the walk reads them as formulas, and JSON-LD scripts stay
     because trafilatura reads them (forum detection, ``articleBody``). A ``<nav>``
     counts in the page-length measure that decides trafilatura's recall retry, so it
-    keeps its text as one string and loses only its elements.
+    keeps its text as one string and loses only its elements. That measure leaves out
+    scripts, styles and SVG, so they leave the ``<nav>`` before it is flattened. Of the
+    void elements that trafilatura deletes, only ``<input>`` is deleted here, because
+    libxml2 2.14 nests the content that follows ``<source>``, ``<track>`` and
+    ``<embed>`` inside them.
+
+    Returns what the scripts tell about the page's math, read before they go, so that
+    no second pass over the tree or the page text is needed for it.
     """
-    for element in list(root.iter("script", "style", "svg", "meta", "link", "nav")):
-        if element.getparent() is None:
-            continue  # a child already taken out of a flattened <nav>
-        tag = element.tag
-        if tag == "nav":
-            if len(element):
-                text = " ".join(element.itertext())
-                for child in list(element):
-                    element.remove(child)
-                element.text = text
-            continue
-        if tag == "script":
-            script_type = element.get("type") or ""
-            # trafilatura matches the JSON-LD type exactly.
-            if script_type.lower().startswith("math/") or script_type == "application/ld+json":
-                continue
-        element.drop_tree()
+    # 1. One pass finds the elements that are read before they go.
+    found: dict[str, list[HtmlElement]] = {"script": [], "nav": [], "svg": []}
+    for element in root.iter("script", "nav", "svg"):
+        found[element.tag].append(element)
+
+    # 2. MathJax SVG formulas become MathML. Then one pass in C deletes the elements
+    #    that go whatever their attributes.
+    for svg in found["svg"]:
+        if is_mathjax_svg(svg):
+            _replace_mathjax_svg(svg)
+    lxml.etree.strip_elements(root, "style", "svg", "meta", "link", "input", with_tail=False)
+
+    # 3. Scripts, except MathJax input and JSON-LD, which are read first.
+    scripts = _PageScripts()
+    for script in found["script"]:
+        if not _is_kept_script(script, scripts):
+            script.drop_tree()
+
+    # 4. Navigation keeps its text only, once the scripts, styles and SVG in it are gone.
+    for nav in found["nav"]:
+        if len(nav) and nav.getparent() is not None:
+            text = " ".join(nav.itertext())
+            for child in list(nav):
+                nav.remove(child)
+            nav.text = text
+    return scripts
 
 
-def _drop_plain_boilerplate(root: HtmlElement) -> None:
+def _is_kept_script(script: HtmlElement, scripts: _PageScripts) -> bool:
+    """Read a script's math settings into ``scripts``. Returns True for MathJax input and JSON-LD, which stay."""
+    script_type = script.get("type") or ""
+    lowered_type = script_type.lower()
+    if "math/tex" in lowered_type:
+        scripts.has_tex_scripts = True
+    source = script.text
+    if source and ("inlineMath" in source or "delimiters" in source or "katex.render" in source):
+        scripts.math_sources.append(source)
+    # trafilatura matches the JSON-LD type exactly.
+    return lowered_type.startswith("math/") or script_type == "application/ld+json"
+
+
+def _replace_mathjax_svg(svg: HtmlElement) -> None:
+    """Put the MathML rebuilt from a MathJax 3 SVG formula in the place of the SVG.
+
+    The SVG of an ``<mjx-container>`` that also contains MathJax's MathML copy is left
+    for deletion, since the walk reads that copy. Outside a container (pages that
+    embed only the SVG, such as WeChat articles), an SVG alone in its block is a
+    display formula.
+    """
+    parent = svg.getparent()
+    if parent is None:
+        return
+    container = next((ancestor for ancestor in svg.iterancestors("mjx-container")), None)
+    if container is not None and next(container.iter("math"), None) is not None:
+        return
+    math = mathml_from_mathjax_svg(svg)
+    if math is None:
+        return
+    if container is None and _is_alone_in_block(svg):
+        math.set("display", "block")
+    math.tail = svg.tail
+    parent.replace(svg, math)
+
+
+# Inline elements that editors wrap around a formula's SVG.
+_FORMULA_WRAPPER_TAGS = {"span", "a", "b", "strong", "em", "i", "font", "label"}
+
+
+def _is_alone_in_block(element: HtmlElement) -> bool:
+    """Return True when an element, with only empty inline wrappers around it, is all the content of its block."""
+    node = element
+    parent = node.getparent()
+    while parent is not None and parent.tag in _FORMULA_WRAPPER_TAGS:
+        if len(parent) != 1 or (parent.text or "").strip() or (node.tail or "").strip():
+            return False
+        node, parent = parent, parent.getparent()
+    if parent is None or parent.tag not in _BLOCK_TAGS:
+        return False
+    return len(parent) == 1 and not (parent.text or "").strip() and not (node.tail or "").strip()
+
+
+def _read_math_scripts(root: HtmlElement, scripts: _PageScripts, protected: _Protected) -> TextDelimiters:
+    """Return the TeX delimiters that the page configures for MathJax or KaTeX.
+
+    ``katex.render`` calls put their formula into their target element.
+    """
+    config_sources = []
+    for source in scripts.math_sources:
+        if "inlineMath" in source or "delimiters" in source:
+            config_sources.append(source)
+        if "katex.render" in source:
+            _protect_katex_render_targets(root, source, protected)
+    return delimiters_from_config(config_sources)
+
+
+def _drop_plain_boilerplate(root: HtmlElement) -> list[HtmlElement]:
     """Delete each ``<aside>`` and ``<footer>`` that cannot hold a formula or code block, before the walk.
 
     trafilatura deletes both anyway (see ``_drop_cleaned_subtrees``). The others wait
-    for the walk, so that their formulas and code are counted as dropped.
+    for the walk, so that their formulas and code are counted as dropped, and are returned.
     """
+    left_for_walk = []
     for element in list(root.iter("aside", "footer")):
-        if element.getparent() is None or _may_hold_formula_or_code(element):
-            continue
-        element.drop_tree()
+        if element.getparent() is None:
+            continue  # inside an element deleted before it
+        if _may_hold_formula_or_code(element):
+            left_for_walk.append(element)
+        else:
+            element.drop_tree()
+    return left_for_walk
 
 
 def _may_hold_formula_or_code(element: HtmlElement) -> bool:
-    """Return True unless the subtree surely has no formula or code block for ``_protect_element``."""
+    """Return True unless the subtree surely has no formula or code block for ``_protect_element``.
+
+    The tests are those of the walk, so an element that the walk would inspect keeps
+    its subtree.
+    """
+    text = element.text_content()
+    if "\\" in text or "$" in text or "[" in text:
+        return True
     if next(element.iter(*(_CANDIDATE_TAGS - {"img"})), None) is not None:
         return True
     if any(formula_from_image(image) is not None for image in element.iter("img")):
         return True
-    text = element.text_content()
-    if "\\" in text or "$" in text or "[" in text:
-        return True
-    return bool(_FORMULA_CLASS_XPATH(element))
+    # A Python loop over the classes costs a tenth of one XPath query with a
+    # contains() test per formula class (measured on the scrapinghub_aeb pages of
+    # benchmarks/extraction.py).
+    for descendant in element.iter():
+        class_attribute = descendant.get("class")
+        if class_attribute and _is_candidate_class(descendant.tag, class_attribute):
+            return True
+        if descendant.get("data-formula") is not None:
+            return True
+    return False
 
 
-def _drop_cleaned_subtrees(root: HtmlElement) -> None:
-    """Delete the remaining ``<aside>`` and ``<footer>`` elements before trafilatura runs.
+def _drop_cleaned_subtrees(boilerplate: list[HtmlElement]) -> None:
+    """Delete the ``<aside>`` and ``<footer>`` elements that ``_drop_plain_boilerplate`` kept, before trafilatura runs.
 
     trafilatura 2.3.1 deletes both in its tree cleaning and in its baseline and
     page-length measure, so deleting them changes no output and spares its tree
     copies and XPath passes their nodes. Runs after the walk, so that formulas and
-    code in these elements are counted as dropped with the boilerplate.
+    code in these elements are counted as dropped with the boilerplate. An element
+    that the walk replaced has no parent any more and is skipped.
     """
-    for element in list(root.iter("aside", "footer")):
-        element.drop_tree()
+    for element in boilerplate:
+        if element.getparent() is not None:
+            element.drop_tree()
+
+
+def _drop_cleaned_elements(root: HtmlElement) -> None:
+    """Strip or delete, after the walk, the elements that trafilatura strips or deletes unread.
+
+    No step of trafilatura 2.3.1 that runs before its tree cleaning reads them: its
+    raw-tree pruning tests div, section, aside and list elements, and its page-length
+    measure and baseline read text. Dealing with them here spares its four tree copies
+    and XPath passes their nodes. Deleted text leaves that measure and the baseline,
+    which on the 277 HTML pages of the test corpus removed only interface labels
+    (select options, "Watch" and "Star" buttons, a "requires JavaScript" notice) from
+    two outputs.
+    Runs after the walk, so that formulas and code in deleted elements count as dropped.
+    """
+    lxml.etree.strip_tags(root, *_STRIPPED_TAGS)
+    lxml.etree.strip_elements(root, *_CLEANED_TAGS, with_tail=False)
 
 
 def _protect_katex_render_targets(root: HtmlElement, script: str, protected: _Protected) -> None:
@@ -500,8 +651,9 @@ def _formula_pieces(element: HtmlElement, name: str, has_tex_scripts: bool) -> l
     elif name == "img":
         formula = formula_from_image(element)
     elif name == "mjx-container":
-        # MathJax 3 keeps a MathML copy for screen readers; without it the glyphs
-        # are CSS content, so the container has no usable text either way.
+        # MathJax 3 keeps a MathML copy for screen readers, or _drop_unread_elements
+        # rebuilt one from the SVG output. Without either, the glyphs are CSS content
+        # (CommonHTML output), so the container has no usable text.
         math = next((child for child in element.iter() if local_name(child) == "math"), None)
         if math is None:
             return []
@@ -544,12 +696,16 @@ def _protect_text(text: str | None, delimiters: TextDelimiters, protected: _Prot
     """
     if not text:
         return text
-    if not ("\\" in text or "$" in text or "[" in text or "#" in text):
-        return _HTML_SPACE_RE.sub(" ", text)
-    pieces = split_tex_spans(text, delimiters)
-    if len(pieces) == 1:
-        return _HTML_SPACE_RE.sub(" ", text)
-    return "".join(_token_or_text(piece, protected) for piece in pieces)
+    if not text.strip(_HTML_SPACES):
+        return " "  # most text nodes are the indentation between two tags
+    if "\\" in text or "$" in text or "[" in text or "#" in text:
+        pieces = split_tex_spans(text, delimiters)
+        if len(pieces) > 1:
+            return "".join(_token_or_text(piece, protected) for piece in pieces)
+    # The walk writes a node back only when it receives a different object.
+    if _COLLAPSIBLE_SPACE_RE.search(text) is None:
+        return text
+    return _HTML_SPACE_RE.sub(" ", text)
 
 
 def _replace_with_text(element: HtmlElement, text: str, delimiters: TextDelimiters, protected: _Protected) -> None:

@@ -1,4 +1,4 @@
-"""Find TeX formulas in HTML: MathJax scripts, MathML, KaTeX, formula images, TeX in text.
+"""Find TeX formulas in HTML: MathJax scripts, MathML, MathJax SVG, KaTeX, formula images, TeX in text.
 
 Each finder returns a ``Formula`` (TeX source and display flag) or None; html.py
 decides what to do with the element. Nothing here touches trafilatura.
@@ -7,9 +7,11 @@ decides what to do with the element. Nothing here touches trafilatura.
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
+import lxml.html
 from lxml.html import HtmlElement
 
 
@@ -381,6 +383,7 @@ _SYMBOLS = {
     "\u2286": "\\subseteq ", "\u222a": "\\cup ", "\u2229": "\\cap ", "\u2200": "\\forall ",
     "\u2203": "\\exists ", "\u2205": "\\emptyset ", "\u221a": "\\surd ", "\u2032": "'",
     "\u03d1": "\\vartheta ", "\u03f5": "\\epsilon ", "\u2061": "", "\u2062": "", "\u2063": "", "\u00a0": " ",
+    "\u2033": "''", "\u2034": "'''", "\u27e8": "\\langle ", "\u27e9": "\\rangle ", "\u221d": "\\propto ",
     "{": "\\{", "}": "\\}",
 }
 # U+03B1 to U+03C9 in code point order; U+03C2 is the final sigma.
@@ -566,3 +569,126 @@ def _closing_fence(child: HtmlElement, fence: str | None) -> tuple[str | None, s
 
 def _fence_tex(bracket: str) -> str:
     return {"{": "\\{", "}": "\\}"}.get(bracket, bracket)
+
+
+# ---------------------------------------------------------------------------
+# MathJax 3 SVG output to MathML, for pages that keep the SVG without a MathML copy
+
+# MathJax node kinds without a MathML element of their own.
+_SVG_NODE_ELEMENTS = {"TeXAtom": "mrow", "TeXmathchoice": "mrow"}
+_SVG_TOKEN_ELEMENTS = {"mi", "mn", "mo", "mtext", "ms"}
+_SURD = "\u221a"
+_TRANSLATE_RE = re.compile(r"translate\(\s*([-+\d.eE]+)(?:[\s,]+([-+\d.eE]+))?")
+# MathJax draws a tall bracket from pieces (top, extension, bottom) in U+239B to U+23AD.
+_BRACKET_PIECES = (
+    (0x239B, 0x239D, "("), (0x239E, 0x23A0, ")"), (0x23A1, 0x23A3, "["), (0x23A4, 0x23A6, "]"),
+    (0x23A7, 0x23AA, "{"), (0x23AB, 0x23AD, "}"),
+)
+
+
+def is_mathjax_svg(svg: HtmlElement) -> bool:
+    """Return True for an ``<svg>`` that MathJax 3 drew from a formula (its top group has ``data-mml-node="math"``)."""
+    for group in svg:
+        if group.tag != "g":
+            continue
+        for child in group:
+            if child.get("data-mml-node") == "math":
+                return True
+    return False
+
+
+def mathml_from_mathjax_svg(svg: HtmlElement) -> HtmlElement | None:
+    """Rebuild the MathML ``<math>`` of a MathJax 3 SVG rendering, or return None when it has none.
+
+    MathJax marks the group of each MathML node with ``data-mml-node`` and each glyph
+    with ``data-c``, the glyph's code point in hex, so the node tree and its characters
+    survive in the drawing. Glyphs in the Mathematical Alphanumeric Symbols block are
+    read as the plain letter or digit that TeX writes for them.
+    """
+    top = next((element for element in svg.iter() if element.get("data-mml-node") == "math"), None)
+    if top is None:
+        return None
+    return _mathml_element(top)
+
+
+def _mathml_element(group: HtmlElement) -> HtmlElement:
+    kind = group.get("data-mml-node")
+    element = lxml.html.Element(_SVG_NODE_ELEMENTS.get(kind, kind))
+    if element.tag in _SVG_TOKEN_ELEMENTS:
+        element.text = _glyph_text(group)
+        return element
+
+    children = list(_mml_children(group, 0.0))
+    if element.tag in ("msqrt", "mroot"):
+        # The radical sign is drawn as an <mo> of its own, which MathML does not have.
+        children = [(child, y) for child, y in children if _glyph_text(child) != _SURD]
+    for child, _ in _script_order(element.tag, children):
+        element.append(_mathml_element(child))
+    return element
+
+
+def _mml_children(group: HtmlElement, y_offset: float):
+    """Yield (node group, vertical offset) for the nearest ``data-mml-node`` descendants, in order."""
+    for child in group:
+        if not isinstance(child.tag, str):
+            continue
+        y = y_offset + _translate_y(child)
+        if child.get("data-mml-node"):
+            yield child, y
+        else:
+            yield from _mml_children(child, y)
+
+
+def _translate_y(element: HtmlElement) -> float:
+    match = _TRANSLATE_RE.search(element.get("transform") or "")
+    if match is None or match.group(2) is None:
+        return 0.0
+    try:
+        return float(match.group(2))
+    except ValueError:
+        return 0.0
+
+
+def _script_order(name: str, children: list) -> list:
+    """Put the children of a script or radical node in MathML order, read from their height.
+
+    SVG coordinates inside MathJax's output point up (it flips the y axis), so of two
+    scripts the higher one is the superscript (``msubsup``) or the overscript
+    (``munderover``), and the index of ``mroot`` sits above its base.
+    """
+    if name in ("msubsup", "munderover") and len(children) == 3:
+        return [children[0], *sorted(children[1:], key=lambda pair: pair[1])]
+    if name == "mroot" and len(children) == 2:
+        return sorted(children, key=lambda pair: pair[1])
+    return children
+
+
+def _glyph_text(group: HtmlElement) -> str:
+    characters = []
+    for element in group.iter():
+        code = element.get("data-c")
+        if code:
+            characters.append(_glyph_character(code))
+        elif element.tag == "text" and element.text:
+            characters.append(element.text)  # characters outside MathJax's fonts (CJK in \text)
+    return _join_bracket_pieces("".join(characters))
+
+
+def _glyph_character(code: str) -> str:
+    try:
+        code_point = int(code, 16)
+        character = chr(code_point)
+    except (ValueError, OverflowError):
+        return ""
+    if 0x1D400 <= code_point <= 0x1D7FF or code_point == 0x210E:
+        return unicodedata.normalize("NFKC", character)
+    return character
+
+
+def _join_bracket_pieces(text: str) -> str:
+    if not text:
+        return text
+    for first, last, bracket in _BRACKET_PIECES:
+        if all(first <= ord(character) <= last for character in text):
+            return bracket
+    return text

@@ -10,7 +10,7 @@ import trafilatura
 from extract_corpus import CORPUS
 
 from mimo_data.extract import extract_html
-from mimo_data.extract.code import CodeBlock, code_from_pre, to_fence
+from mimo_data.extract.code import CodeBlock, code_from_pre, is_inline_code_with_line_break, to_fence
 
 HTML_CODE = CORPUS / "html_code"
 FILLER = "<p>" + "This paragraph is ordinary prose that gives the page enough body text. " * 4 + "</p>"
@@ -92,3 +92,44 @@ def test_expressive_code_blocks_match_reference():
     assert len(reference_blocks) >= 2
     for block in reference_blocks:
         assert f"```kotlin\n{block}\n```" in result.text
+
+
+# --- inline code broken over source lines ----------------------------------
+
+
+def _first_code(html: str) -> lxml.html.HtmlElement:
+    return next(lxml.html.fromstring(html).iter("code"))
+
+
+def test_inline_code_line_break_stays_inline():
+    text = extract_html(page("<p>Write it with <code>Markdown\n        Nice</code> and publish.</p>")).text
+    assert "Write it with `Markdown Nice` and publish." in text
+    assert "```" not in text
+
+
+def test_inline_code_in_emphasis_stays_inline():
+    text = extract_html(page("<p>Then press <strong><code>Ctrl\n   + v</code></strong> to paste.</p>")).text
+    assert "`Ctrl + v`" in text
+    assert "```" not in text
+
+
+def test_inline_code_edge_spaces_move_outside():
+    text = extract_html(page("<p>Call<code>\n  open(path)\n</code>first.</p>")).text
+    assert "Call `open(path)` first." in text
+
+
+def test_code_alone_in_paragraph_stays_block():
+    text = extract_html(page("<p><code>./configure --prefix=/usr\nmake install</code></p>")).text
+    assert "```\n./configure --prefix=/usr\nmake install\n```" in text
+
+
+def test_long_code_in_paragraph_stays_block():
+    lines = "\n".join(f"step_{number}()" for number in range(5))
+    text = extract_html(page(f"<p>Run this:<code>{lines}</code></p>")).text
+    assert f"```\n{lines}\n```" in text
+
+
+def test_inline_code_check_rejects_pre_and_single_line():
+    assert not is_inline_code_with_line_break(_first_code("<div><p>Text <code>one line</code> here</p></div>"))
+    assert not is_inline_code_with_line_break(_first_code("<div><pre><span><code>a\nb</code></span></pre></div>"))
+    assert is_inline_code_with_line_break(_first_code("<div><p>Text <code>a\nb</code> here</p></div>"))

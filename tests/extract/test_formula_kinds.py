@@ -177,3 +177,83 @@ def test_chinese_formula_pages_match_expected(shared_dir, name):
     found = "\x00".join(squeeze(tex) for tex, _ in spans(text))
     assert expected_formulas
     assert all(formula in found for formula in expected_formulas)
+
+
+# --- MathJax 3 SVG output without a MathML copy ----------------------------
+
+
+def glyphs(*codes: str) -> str:
+    return "".join(f'<use data-c="{code}" xlink:href="#MJX-TEX-{code}"></use>' for code in codes)
+
+
+def node(kind: str, inner: str, transform: str = "") -> str:
+    attribute = f' transform="{transform}"' if transform else ""
+    return f'<g data-mml-node="{kind}"{attribute}>{inner}</g>'
+
+
+def svg(inner: str) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -750 3000 1000"><defs><path id="MJX-TEX-1D438" d="M0 0"></path></defs>'
+        f'<g stroke="currentColor" fill="currentColor" transform="scale(1,-1)">{node("math", inner)}</g></svg>'
+    )
+
+
+# E = mc^2 with math-italic code points, as MathJax 3.2 writes them.
+EMC2 = (
+    node("mi", glyphs("1D438"))
+    + node("mo", glyphs("3D"), "translate(900,0)")
+    + node("mi", glyphs("1D45A"), "translate(1800,0)")
+    + node("msup", node("mi", glyphs("1D450")) + node("mn", glyphs("32"), "translate(433,413) scale(0.707)"), "translate(2600,0)")
+)
+
+
+def test_mathjax_svg_inline_formula_rebuilt():
+    body = f'<p>Energy <mjx-container class="MathJax" jax="SVG">{svg(EMC2)}</mjx-container> holds.</p>'
+    found = spans(extract_html(page(body)).text)
+    assert found == [("E=m{c}^{2}", False)]
+
+
+def test_mathjax_svg_display_fraction_and_root():
+    # \frac{1}{\sqrt{2}}: the radical sign is an <mo> of its own in the drawing, and
+    # transform-only groups sit between the nodes.
+    root = node("msqrt", '<g transform="translate(853,0)">' + node("mn", glyphs("32")) + "</g>" + node("mo", glyphs("221A")))
+    fraction = node("mfrac", node("mn", glyphs("31"), "translate(220,676)") + node("mrow", root, "translate(220,-686)") + "<rect></rect>")
+    body = f'<mjx-container class="MathJax" jax="SVG" display="true">{svg(fraction)}</mjx-container>'
+    found = spans(extract_html(page(body)).text)
+    assert found == [("\\frac{1}{\\sqrt{2}}", True)]
+
+
+def test_mathjax_svg_scripts_ordered_by_height():
+    # The superscript is drawn before the subscript, so only its height marks it as the superscript.
+    scripts = node("mn", glyphs("32"), "translate(600,400)") + node("mi", glyphs("1D456"), "translate(600,-250)")
+    body = f'<p>Sum <mjx-container jax="SVG">{svg(node("msubsup", node("mi", glyphs("1D465")) + scripts))}</mjx-container> here.</p>'
+    assert spans(extract_html(page(body)).text) == [("{x}_{i}^{2}", False)]
+
+
+def test_mathjax_svg_bracket_pieces_and_text():
+    pieces = node("mo", glyphs("239B", "239C", "239D"))
+    label = node("mtext", '<text data-variant="normal">速度</text>')
+    body = f'<p>Group <mjx-container jax="SVG">{svg(pieces + node("mi", glyphs("1D465")) + label)}</mjx-container> here.</p>'
+    assert spans(extract_html(page(body)).text) == [("(x\\text{速度}", False)]
+
+
+def test_wechat_bare_svg_inline_and_display():
+    body = (
+        f'<p>正则系综中 <span class="">{svg(node("mi", glyphs("78")))}</span> 的分布。</p>'
+        f'<section style="text-align: center;">{svg(EMC2)}</section>'
+    )
+    found = spans(extract_html(page(body, ZH_FILLER)).text)
+    assert found == [("x", False), ("E=m{c}^{2}", True)]
+
+
+def test_mathjax_svg_with_mathml_copy_read_once():
+    mathml = '<mjx-assistive-mml><math><mi>y</mi></math></mjx-assistive-mml>'
+    body = f'<p>Value <mjx-container jax="SVG">{svg(node("mi", glyphs("1D465")))}{mathml}</mjx-container> here.</p>'
+    assert spans(extract_html(page(body)).text) == [("y", False)]
+
+
+def test_icon_svg_not_read_as_formula():
+    body = '<p>Share <svg viewBox="0 0 10 10"><g><path d="M0 0"></path></g></svg> this page.</p>'
+    result = extract_html(page(body))
+    assert spans(result.text) == []
+    assert result.formula_count == 0

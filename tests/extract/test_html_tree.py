@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mimo_data.extract import extract_html
-from mimo_data.extract.html import _drop_unread_elements, _mark_paragraph_container, parse_html
+from mimo_data.extract.html import _drop_cleaned_elements, _drop_unread_elements, _mark_paragraph_container, parse_html
 
 FILLER = "<p>" + "This paragraph is ordinary prose that gives the page enough body text. " * 4 + "</p>"
 CHINESE_PARAGRAPH = "<p>" + "这是一个普通的段落，用来给页面足够的正文长度，并且说明一个完整的意思。" * 3 + "</p>"
@@ -119,3 +119,45 @@ def test_thread_reply_with_mention_kept():
 def test_inline_space_between_elements_kept():
     html = f"<html><body><article>{FILLER}<p><b>bold</b> <i>italic</i> words</p></article></body></html>"
     assert "**bold** *italic* words" in extract_html(html).text
+
+
+def test_unread_elements_report_math_scripts():
+    root = parse_html(
+        "<html><head><script>MathJax = {tex: {inlineMath: [['$', '$']]}};</script>"
+        "<script>var analytics = 1;</script></head><body><p>Text"
+        '<script type="math/tex; mode=display">x^2</script></p></body></html>'
+    )
+    scripts = _drop_unread_elements(root)
+    assert scripts.has_tex_scripts
+    assert len(scripts.math_sources) == 1
+    assert "inlineMath" in scripts.math_sources[0]
+    assert [script.get("type") for script in root.iter("script")] == ["math/tex; mode=display"]
+
+
+def test_input_deleted_and_nav_flattened_without_icons():
+    root = parse_html(
+        "<html><body><nav><a href='/'>Home<svg><title>house icon</title></svg></a> <a href='/b'>Blog</a></nav>"
+        "<form><p>Search<input name='q'>now</p></form></body></html>"
+    )
+    _drop_unread_elements(root)
+    assert root.find(".//nav").text.split() == ["Home", "Blog"]
+    assert next(root.iter("input", "svg"), None) is None
+    assert root.find(".//form/p").text_content() == "Searchnow"
+
+
+def test_cleaned_elements_deleted_keeping_tails():
+    root = parse_html(
+        "<html><body><p>Pick <select><option>One</option></select>then <img src='a.png'>go"
+        "<button>OK</button>.</p></body></html>"
+    )
+    _drop_cleaned_elements(root)
+    assert root.find(".//p").text_content() == "Pick then go."
+    assert next(root.iter("select", "option", "img", "button"), None) is None
+
+
+def test_formula_in_deleted_element_counted_as_dropped():
+    image = '<img class="latex" src="https://latex.codecogs.com/png.latex?x%5E2" alt="x^2">'
+    body = f"<article>{FILLER}<p>See <picture>{image}</picture> here.</p>{FILLER}</article>"
+    result = extract_html(f"<html><body>{body}</body></html>")
+    assert result.formula_count == 0
+    assert result.formulas_dropped == 1
