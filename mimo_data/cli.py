@@ -104,7 +104,8 @@ TRAIN_OVERRIDES = (
 
 
 def _command(commands, name: str, handler, help_text: str) -> argparse.ArgumentParser:
-    command = commands.add_parser(name, help=help_text, description=help_text)
+    command = commands.add_parser(name, help=help_text, description=help_text,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     command.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     command.set_defaults(handler=handler)
     return command
@@ -149,6 +150,7 @@ def _run_build(args) -> int:
     if args.write_dropped is not None:
         config.write_dropped = args.write_dropped
     _check_build_paths(config, args.output)
+    _check_tokenizer(config.tokenizer)
     result = build(config, output=args.output, address=args.address)
     print(f"\nDocuments per step ({config.name}):")
     print(accounting_table(result.accounting))
@@ -179,12 +181,27 @@ def _check_build_paths(config, output: str | None) -> None:
         raise UsageError(f"output folder {output_dir} is not writable ({error}); choose another --output") from error
 
 
+def _check_tokenizer(spec: str) -> None:
+    """Fail before Ray starts when the pipeline names a tokenizer that cannot be loaded."""
+    from mimo_data.tokenize import load_tokenizer
+    from mimo_data.tokenize.tokenizer import TokenizerFormatError, TokenizerNotFoundError
+
+    try:
+        load_tokenizer(spec)
+    except (TokenizerNotFoundError, TokenizerFormatError) as error:
+        raise UsageError(f"tokenizer: {error}") from error
+
+
 def _run_extract(args) -> int:
     from mimo_data.io import read_file
     from mimo_data.steps import extract_text
     from mimo_data.document import documents_from_rows
 
     for path in args.files:
+        if Path(path).is_dir():
+            raise UsageError(f"{path} is a folder; pass the files in it, e.g. {path}/*.html")
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: file not found")
         fmt = _extract_format(path)
         rows = list(read_file(fmt, path, source=path))
         table = extract_text(documents_from_rows(rows))
@@ -227,7 +244,7 @@ def _run_train(args) -> int:
     from mimo_data.train.checkpoint import CheckpointError
     from mimo_data.train.config import TrainConfigError, load_train_config
     from mimo_data.train.data import StageDataError
-    from mimo_data.train.loop import train
+    from mimo_data.train.loop import FINAL_LOSS_WINDOW, train
     from mimo_data.train.model import ModelConfigError
 
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
@@ -237,7 +254,9 @@ def _run_train(args) -> int:
     except (TrainConfigError, ModelConfigError, StageDataError, CheckpointError, ManifestError, ShardError) as error:
         raise UsageError(str(error)) from error
     steps = len(result.losses)
-    print(f"loss {result.first_loss:.4f} -> {result.final_loss:.4f} over {steps} steps, {result.tokens_seen} tokens")
+    window = min(FINAL_LOSS_WINDOW, steps)
+    print(f"loss {result.first_loss:.4f} -> {result.final_loss:.4f} (first step -> mean of the last {window} steps) "
+          f"over {steps} steps, {result.tokens_seen} tokens")
     return 0
 
 
@@ -255,8 +274,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from mimo_data.io import InputError
 
     from mimo_data.annotate.fasttext_train import TrainingDataError
+    from mimo_data.mixture.plan import MixtureInfeasibleError
 
-    return (ConfigError, InputError, FileNotFoundError, UsageError, TrainingDataError)
+    return (ConfigError, InputError, FileNotFoundError, UsageError, TrainingDataError, MixtureInfeasibleError)
 
 
 _USER_ERRORS = _user_errors()

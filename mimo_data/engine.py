@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,15 @@ from mimo_data.decontam import decontaminate
 from mimo_data.mixture.plan import Candidate, StagePlan, plan_stage
 from mimo_data.steps import INPUT_FILE_SCHEMA, UNIT_SCHEMA, TokenizeStep
 from mimo_data.units import (
-    UNITS_DIR_NAME, WORK_DIR_NAME, commit_units, load_units, prepare_units_dir, remove_other_units, scan_units,
-    steps_fingerprint, unit_path, unit_steps,
+    UNITS_DIR_NAME, WORK_DIR_NAME, commit_units, load_units, prepare_units_dir, remove_other_units, remove_temp_files,
+    scan_units, steps_fingerprint, unit_path, unit_steps,
 )
 
 logger = logging.getLogger(__name__)
+
+# Ray 2.60 warns on every map_batches call that sets max_retries, because it routes it through
+# ray_remote_args; the setting still takes effect (tests/test_worker_kill.py checks it).
+warnings.filterwarnings("ignore", message=r"`ray_remote_args` is deprecated")
 
 # Steps in the order they run; the accounting lists them in this order.
 STEP_ORDER = ("read", "extract", "language", "heuristics", "quality", "domain", "dedup_exact", "dedup_url", "dedup_minhash", "decontam", "tokenize")
@@ -83,6 +88,10 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     init_ray(address or config.ray.address, config.ray.num_cpus)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # reruns give byte-identical shards
+    if not logger.isEnabledFor(logging.INFO):
+        # Ray Data logs every operator at INFO and draws progress bars; show them only with --verbose.
+        context.enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
 
     output_dir = Path(output or config.resolve(config.output)).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +120,10 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
                          units_computed=units_computed)
     candidates = _candidates(ledger)
     staging_dir = work_dir / STAGING_DIR_NAME
+    # Plan every stage before writing any, so an infeasible stage leaves no partial output.
+    plans = {stage.name: plan_stage(candidates, stage, seed=config.seed) for stage in config.stages}
     for stage in config.stages:
-        plan = plan_stage(candidates, stage, seed=config.seed)
+        plan = plans[stage.name]
         shutil.rmtree(staging_dir / stage.name, ignore_errors=True)  # a killed run may have left part of it
         result.manifests[stage.name] = _write_stage(
             documents, stage, plan, config, staging_dir, accounting, len(candidates), decontamination=decontamination
@@ -166,6 +177,10 @@ def _annotated_documents(config: PipelineConfig, work_dir: Path):
         computed = sum(table.column("computed").to_pylist().count(True) for table in _tables(commits))
     reused = len(keys) - computed
     removed = remove_other_units(units_dir, set(keys))
+    # A unit task killed while writing leaves its temporary file behind, and its retry rewrote the unit.
+    abandoned = remove_temp_files(units_dir)
+    if abandoned:
+        logger.info("units: removed %d temporary files of unit tasks killed while writing", abandoned)
     logger.info("units: %d reused, %d computed, %d stale unit files removed", reused, computed, removed)
 
     # 3. Every document comes from the committed files, so a resumed build reads the same bytes.

@@ -58,6 +58,8 @@ def stage_shares_table(manifest: dict) -> str:
 def stage_dirs(path: str | Path) -> list[Path]:
     """Return the stage folders at ``path``: the folder itself if it has a manifest, else its children that do."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found")
     if (path / "manifest.json").is_file():
         return [path]
     found = sorted(child for child in path.iterdir() if (child / "manifest.json").is_file()) if path.is_dir() else []
@@ -155,6 +157,10 @@ def describe_documents(folder: str | Path, *, sample_docs: int = 2, sample_chars
             counts = pc.value_counts(column.drop_null()).to_pylist()
             top = sorted(counts, key=lambda item: (-item["counts"], item["values"]))[:5]
             summary = ", ".join(f"{item['values']}={item['counts']}" for item in top) or "-"
+        elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            lengths = pc.list_value_length(column)
+            non_empty = pc.sum(pc.greater(lengths, 0)).as_py() or 0
+            summary = f"{non_empty} non-empty lists, {pc.sum(lengths).as_py() or 0} items in all"
         else:
             summary = str(column.type)
         rows.append([name, valid, summary])

@@ -207,11 +207,22 @@ def load_units(units: pa.Table, *, units_dir: str) -> pa.Table:
 def prepare_units_dir(units_dir: Path, *, resume: bool) -> None:
     """Create the units folder; remove temporary files of killed writers, and every unit unless ``resume``."""
     units_dir.mkdir(parents=True, exist_ok=True)
-    for temp_file in units_dir.glob(f".*{TEMP_SUFFIX}"):
-        temp_file.unlink(missing_ok=True)
+    remove_temp_files(units_dir)
     if not resume:
         for old in units_dir.glob(f"*{UNIT_SUFFIX}"):
             old.unlink()
+
+
+def remove_temp_files(units_dir: Path) -> int:
+    """Remove the temporary files of unit writers that died before renaming them into place.
+
+    Call it only while no unit task runs, because a running writer's file looks the same.
+    """
+    removed = 0
+    for temp_file in units_dir.glob(f".*{TEMP_SUFFIX}"):
+        temp_file.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def remove_other_units(units_dir: Path, keys: set[str]) -> int:

@@ -39,7 +39,8 @@ SHORTFALL_TOLERANCE = 0.01
 # Achieved shares must be within this many share units (1 percentage point) of the target.
 SHARE_TOLERANCE = 0.01
 # A document prefix shorter than this is not taken, because a few tokens cut from the start
-# of a document teach little. The budget may then fall short by up to this many tokens.
+# of a document teach little, unless leaving those tokens unfilled would put the budget
+# short by more than SHORTFALL_TOLERANCE (as with small test budgets).
 MIN_PREFIX_TOKENS = 16
 
 
@@ -194,9 +195,10 @@ def _fill_pool(pool: _Pool, stage: StageConfig, seed: int) -> tuple[dict[str, in
         # 2. Prefixes of the documents that did not fit fill what is left. A cropped copy
         # is its source's last in this epoch, and either ends the pool or its source's
         # last epoch, so no document is cropped twice.
+        tolerated = SHORTFALL_TOLERANCE * stage.tokens_target
         for doc in too_large:
             prefix = int(min(allowance[doc.source], remaining)) - 1  # one token is the end-of-document token
-            if prefix >= MIN_PREFIX_TOKENS:
+            if prefix >= MIN_PREFIX_TOKENS or (prefix >= 1 and remaining > tolerated):
                 copies[doc.id] += 1
                 crops[doc.id] = prefix
                 remaining -= prefix + 1

@@ -48,6 +48,9 @@ def load_stage_rows(stage_dir: str | os.PathLike, seq_len: int | None = None) ->
     if seq_len is not None:
         if not 2 <= seq_len <= row_len:
             raise StageDataError(f"seq_len {seq_len} must be between 2 and the stored row length {row_len}")
+        if seq_len < row_len:
+            logger.warning("training on the first %d of each row's %d tokens; the other %d are not trained on "
+                           "(set seq_len to %d to use whole rows)", seq_len, row_len, row_len - seq_len, row_len)
         rows = {name: values[:, :seq_len] for name, values in rows.items()}
     return rows
 

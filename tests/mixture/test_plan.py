@@ -207,3 +207,18 @@ def test_prefix_shorter_than_minimum_is_not_taken():
     assert 10 - 1 < MIN_PREFIX_TOKENS
     assert plan.crops == {}
     assert plan.tokens_planned == 2000
+
+
+def test_short_prefix_taken_when_shortfall_too_large():
+    # A 1200-token budget tolerates 12 tokens short. Whole 200-token pages leave 15 tokens, so a
+    # 14-token prefix (below MIN_PREFIX_TOKENS) is taken rather than failing the plan.
+    docs = [Candidate(id=f"w{i:03d}", source="web", domain="web", quality=0.5, token_count=199) for i in range(5)]
+    docs.append(Candidate(id="tail", source="web", domain="web", quality=0.5, token_count=184))
+    config = stage(tokens_target=1200, weights={"web": 1.0}, exclude_sources=[])
+
+    plan = plan_stage(docs, config, seed=0)
+
+    assert 15 - 1 < MIN_PREFIX_TOKENS
+    assert plan.tokens_planned == 1200
+    assert sorted(plan.crops.values()) == [14]
+
