@@ -185,6 +185,8 @@ class DuplicateMarker:
         self.step, self.reason = step, reason
         self.dropped: dict[str, str] = {}
         for table in ray.get(blocks):
+            if not table.num_rows:  # a pass with no keys at all (say, no document has a URL) yields column-less blocks
+                continue
             self.dropped.update(zip(table.column("id").to_pylist(), table.column("duplicate_of").to_pylist()))
 
     def __call__(self, table: pa.Table) -> pa.Table:

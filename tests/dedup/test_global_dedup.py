@@ -166,3 +166,15 @@ def test_true_jaccard_filter_drops_far_pair(articles):
     assert kept.column("source").to_pylist() == ["a"]
     assert kept.column("true_jaccard").to_pylist()[0] >= 0.8
     assert kept.select(EDGE_SCHEMA.names).schema == EDGE_SCHEMA
+
+
+def test_url_pass_without_any_url(ray_session, articles):
+    rows = [_row("pages", f"page-{index}", article["articleBody"]) for index, article in enumerate(articles[:6])]
+    rows.append(_row("pages", "copy", articles[0]["articleBody"]))
+    table = documents_from_rows(rows)
+
+    result = _run(table, DedupStepConfig(url=True, minhash=False))
+
+    assert all(row["url"] is None for row in rows)
+    assert result[rows[-1]["id"]][0] == "duplicate_exact"
+    assert sum(reason is not None for reason, _, _ in result.values()) == 1
