@@ -107,7 +107,8 @@ def test_cli_train_with_preset(shakespeare_stage, tmp_path, capsys):
     ])
     assert code == 0
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(r"loss [\d.]+ -> [\d.]+ over 2 steps, \d+ tokens", last_line), last_line
+    pattern = r"loss [\d.]+ -> [\d.]+ \(first step -> mean of the last 2 steps\) over 2 steps, \d+ tokens"
+    assert re.fullmatch(pattern, last_line), last_line
     assert (tmp_path / "step-000002.pt").is_file()
 
 
