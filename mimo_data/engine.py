@@ -106,9 +106,12 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
         batch_size=64, compute=_actor_pool(config), **_actor_retries(config),
     ).materialize()
 
-    # 2. Accounting over every document ever read.
+    # 2. Accounting over every document ever read. Every stage is planned before anything
+    # is written, so an infeasible stage leaves no partial output.
     ledger = _collect(documents, LEDGER_COLUMNS)
     accounting = step_accounting(ledger, STEP_ORDER)
+    candidates = _candidates(ledger)
+    plans = {stage.name: plan_stage(candidates, stage, seed=config.seed) for stage in config.stages}
     if config.write_dropped:
         _write_dropped(ledger, output_dir / "dropped")
     if config.write_documents:
@@ -118,10 +121,7 @@ def build(config: PipelineConfig, *, output: str | None = None, address: str | N
     # staging folder and renamed into place, so a stage folder is never half written.
     result = BuildResult(output_dir=output_dir, accounting=accounting, units_reused=units_reused,
                          units_computed=units_computed)
-    candidates = _candidates(ledger)
     staging_dir = work_dir / STAGING_DIR_NAME
-    # Plan every stage before writing any, so an infeasible stage leaves no partial output.
-    plans = {stage.name: plan_stage(candidates, stage, seed=config.seed) for stage in config.stages}
     for stage in config.stages:
         plan = plans[stage.name]
         shutil.rmtree(staging_dir / stage.name, ignore_errors=True)  # a killed run may have left part of it

@@ -4,11 +4,12 @@ A unit is a record range of one input file (see ``mimo_data.io.ranges``): a whol
 HTML page or PDF, or up to ``ray.unit_records`` records of a JSONL, Parquet or WARC
 file. Its read → extract → annotate output is written to
 ``OUTPUT/_work/units/<key>.parquet`` under a temporary name, flushed to disk and
-renamed into place, so a unit file is either whole or absent. The key hashes the
-file's path, size and modification time, the range, and a fingerprint of the
-per-document steps (their settings, their model files and the source code of the
-readers, extractors and annotators), so a changed input, config or code never reuses
-a stale unit.
+renamed into place, so a unit file is either whole or absent.
+
+The key hashes the file's path, size and modification time, the range, and a
+fingerprint of the per-document steps. That fingerprint covers their settings, their
+model files and the source code of the readers, extractors and annotators. So a
+changed input, config or code never reuses a stale unit.
 """
 
 from __future__ import annotations

@@ -136,3 +136,23 @@ def test_html_script_text_not_extracted():
     assert "hash table resolves collisions" in text
     assert "SCRIPT-MARKER" not in text
     assert "HANDLER-MARKER" not in text
+
+
+def test_infeasible_stage_writes_nothing(ray_session, shared_dir, tmp_path, capsys):
+    from mimo_data.cli import main as cli_main
+    from small_pipeline import write_small_pipeline
+
+    pipeline = write_small_pipeline(tmp_path, shared_dir)
+    raw = yaml.safe_load(pipeline.read_text())
+    raw["stages"][1].update(tokens_target=50_000_000, max_epochs=1.0)
+    pipeline.write_text(yaml.safe_dump(raw, sort_keys=False))
+    output = tmp_path / "out"
+
+    code = cli_main(["build", str(pipeline), "--output", str(output)])
+
+    error = capsys.readouterr().err
+    assert code == 2
+    assert "mimo-data build: error: stage stage-2:" in error
+    assert not (output / "stage-1").exists()
+    assert not (output / "documents").exists()
+    assert not (output / "dropped").exists()

@@ -39,8 +39,8 @@ SHORTFALL_TOLERANCE = 0.01
 # Achieved shares must be within this many share units (1 percentage point) of the target.
 SHARE_TOLERANCE = 0.01
 # A document prefix shorter than this is not taken, because a few tokens cut from the start
-# of a document teach little, unless leaving those tokens unfilled would put the budget
-# short by more than SHORTFALL_TOLERANCE (as with small test budgets).
+# of a document teach little. The exception is a budget that would otherwise fall short by
+# more than SHORTFALL_TOLERANCE, as small test budgets can.
 MIN_PREFIX_TOKENS = 16
 
 
