@@ -93,3 +93,14 @@ def test_documents_dir_ignores_stage_shards(tmp_path):
     assert documents_dir(stage) is None
     assert documents_dir(tmp_path / "out") == documents
     assert documents_dir(documents) == documents
+
+
+def test_extract_missing_path_is_error(tmp_path, capsys):
+    from mimo_data.cli import main
+
+    assert main(["extract", str(tmp_path / "missing.html")]) == 2
+    assert "missing.html: file not found" in capsys.readouterr().err
+    assert main(["extract", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "missing")]) == 2
+    assert "missing: not found" in capsys.readouterr().err

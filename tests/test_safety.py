@@ -156,3 +156,16 @@ def test_infeasible_stage_writes_nothing(ray_session, shared_dir, tmp_path, caps
     assert not (output / "stage-1").exists()
     assert not (output / "documents").exists()
     assert not (output / "dropped").exists()
+
+
+def test_build_unknown_tokenizer_is_one_line_error(tmp_path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "a.html").write_text("<html><body><p>Some text.</p></body></html>", encoding="utf-8")
+    pipeline = write_pipeline(tmp_path, {**minimal_pipeline(), "tokenizer": "no-such-tokenizer"})
+
+    result = run_build(str(pipeline), "--output", str(tmp_path / "out"))
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "tokenizer 'no-such-tokenizer'" in result.stderr
+    assert not (tmp_path / "out" / "_work").exists()
